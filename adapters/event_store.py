@@ -1,0 +1,73 @@
+"""Where events live: an SQLite file under the data directory by default, PostgreSQL when
+``REWIND_DATABASE_URL`` names one (then several processes share it).
+
+SQLite keeps the library's defaults on purpose: WAL journal and synchronous=FULL, so an
+acknowledged command survives a power cut. One file per application (the library uses fixed
+table names); views will get a file of their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from eventsourcing.utils import get_topic
+
+from adapters.serialization import OrjsonTranscoder, PydanticMapper
+from adapters.settings import Settings
+from domain.application import RewindApplication
+
+EVENTS_FILE = "events.sqlite"
+
+
+def sqlite_env(data_dir: Path) -> dict[str, str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(data_dir / EVENTS_FILE),
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    """Translate a ``postgresql://`` URL into the library's POSTGRES_* settings."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        msg = f"REWIND_DATABASE_URL must start with postgresql://, got scheme {parts.scheme!r}"
+        raise ValueError(msg)
+    dbname = parts.path.lstrip("/")
+    if not dbname:
+        raise ValueError("REWIND_DATABASE_URL names no database")
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(dbname),
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_MAX_OVERFLOW": "10",
+    }
+    schema = parse_qs(parts.query).get("schema")
+    if schema:
+        env["POSTGRES_SCHEMA"] = schema[0]
+    return env
+
+
+def application_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing environment for Rewind's application under ``settings``."""
+    if settings.database_url is not None:
+        env = postgres_env(settings.database_url.get_secret_value())
+    else:
+        env = sqlite_env(settings.data_dir)
+    env["MAPPER_TOPIC"] = get_topic(PydanticMapper)
+    env["TRANSCODER_TOPIC"] = get_topic(OrjsonTranscoder)
+    return env
+
+
+def open_application(settings: Settings) -> RewindApplication:
+    """Open the event store and make sure plan 1 exists."""
+    app = RewindApplication(env=application_env(settings))
+    app.ensure_default_plan()
+    return app

@@ -1,0 +1,34 @@
+"""Rewind's configuration: one pydantic settings object read from ``REWIND_*`` variables.
+
+Nothing is required: with no configuration at all, ``rewind serve`` keeps its SQLite event
+store and artifacts under ``./rewind-data``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REWIND_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("rewind-data"), description="events, views, artifacts")
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://user[:password]@host[:port]/dbname[?schema=NAME]; "
+        "SQLite under data_dir when unset",
+    )
+    admin_token: SecretStr | None = Field(default=None, description="the first admin token")
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a job with no progress for this long is resumed by another worker",
+    )
+    log_format: Literal["json", "console"] | None = Field(
+        default=None, description="json outside a terminal, console on one, when unset"
+    )
+    worker_concurrency: int = Field(default=4, ge=1, description="jobs a worker runs at once")

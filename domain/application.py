@@ -1,0 +1,426 @@
+"""The application service: every command and query of Rewind's core, over an event store.
+
+Commands load aggregates, let them decide, and save every changed aggregate in ONE
+``save()`` (jobs together with their guards), so the event store's optimistic concurrency
+decides races between processes. When a save loses such a race (IntegrityError), the command
+runs again against the new state: it then either succeeds or fails with the domain error that
+the new state calls for (e.g. 1015 for the loser of two simultaneous backups of one scope).
+
+The persistence (SQLite or PostgreSQL, the mapper and transcoder) is chosen by the ``env``
+the adapters pass in; this module does no I/O of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain.audit import AuditEntry, audit_entry
+from domain.backup import Backup, BackupSpec
+from domain.errors import (
+    BackupNotRestorable,
+    ConcurrentUpdate,
+    HostAlreadyRegistered,
+    IllegalMove,
+    NotFound,
+    UnknownHost,
+    UnknownPlan,
+    WaitingForPredecessor,
+)
+from domain.guards import HostActivity, NameClaim
+from domain.host import Host, HostSettings, host_uuid
+from domain.job import Job
+from domain.lifecycle import Move
+from domain.model import Aggregate
+from domain.plan import DEFAULT_PLAN_ID, Plan, PlanSettings, default_plan_settings, plan_uuid
+from domain.restore import Restore, RestoreSpec
+
+SW_VERSION = "0.1.0"
+"""The version recorded in every backup (APIO's sw_version, QRadar's version)."""
+
+MAX_ATTEMPTS = 8
+"""How often a command is retried after losing a write race before it gives up (2009)."""
+
+T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
+
+
+class RewindApplication(Application[UUID]):
+    """Commands and queries over backups, restores, hosts and plans."""
+
+    name = "rewind"
+
+    # ----------------------------------------------------------------- plumbing
+    def _retrying(self, command: Callable[[], T]) -> T:
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                return command()
+            except IntegrityError:
+                continue
+        raise ConcurrentUpdate("the command kept conflicting with concurrent writes; try again")
+
+    def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
+        try:
+            found: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} {aggregate_id} not found") from None
+        if not isinstance(found, cls):
+            raise NotFound(f"{what} {aggregate_id} not found")
+        return found
+
+    def _get_or_open(self, cls: type[A], aggregate_id: UUID, **init: Any) -> A:
+        try:
+            found: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return cls(**init)
+        assert isinstance(found, cls)
+        return found
+
+    def _activity(self, host_id: str) -> HostActivity:
+        return self._get_or_open(HostActivity, HostActivity.create_id(host_id), host_id=host_id)
+
+    # ----------------------------------------------------------------- hosts
+    def register_host(self, host_id: str, settings: HostSettings, principal: str) -> Host:
+        def command() -> Host:
+            if host_uuid(host_id) in self.repository:
+                raise HostAlreadyRegistered(f"host {host_id!r} is already registered")
+            host = Host(host_id=host_id, settings=settings, principal=principal)
+            self.save(host)
+            return host
+
+        return self._retrying(command)
+
+    def update_host(self, host_id: str, settings: HostSettings, principal: str) -> Host:
+        def command() -> Host:
+            host = self.get_host(host_id)
+            host.update(settings, principal)
+            self.save(host)
+            return host
+
+        return self._retrying(command)
+
+    def get_host(self, host_id: str) -> Host:
+        try:
+            host: Any = self.repository.get(host_uuid(host_id))
+        except AggregateNotFoundError:
+            raise UnknownHost(f"The backup host does not exist: {host_id!r}") from None
+        assert isinstance(host, Host)
+        return host
+
+    def has_host(self, host_id: str) -> bool:
+        return host_uuid(host_id) in self.repository
+
+    # ----------------------------------------------------------------- plans
+    def ensure_default_plan(self, principal: str = "system") -> Plan:
+        """Plan 1 (the whole default host, every entity) exists from the start."""
+
+        def command() -> Plan:
+            try:
+                return self.get_plan(DEFAULT_PLAN_ID)
+            except UnknownPlan:
+                plan = Plan(
+                    plan_id=DEFAULT_PLAN_ID,
+                    settings=default_plan_settings(),
+                    principal=principal,
+                )
+                self.save(plan)
+                return plan
+
+        return self._retrying(command)
+
+    def create_plan(self, settings: PlanSettings, principal: str) -> Plan:
+        """A new plan with the next free id (a race for one id retries with the next)."""
+
+        def command() -> Plan:
+            plan_id = DEFAULT_PLAN_ID + 1
+            while plan_uuid(plan_id) in self.repository:
+                plan_id += 1
+            plan = Plan(plan_id=plan_id, settings=settings, principal=principal)
+            self.save(plan)
+            return plan
+
+        return self._retrying(command)
+
+    def get_plan(self, plan_id: int) -> Plan:
+        try:
+            plan: Any = self.repository.get(plan_uuid(plan_id))
+        except AggregateNotFoundError:
+            raise UnknownPlan(f"The backup configuration does not exist: {plan_id}") from None
+        assert isinstance(plan, Plan)
+        return plan
+
+    # ----------------------------------------------------------------- backups
+    def request_backup(self, spec: BackupSpec, principal: str) -> Backup:
+        """Admit a backup: checks the host, the scope guard (1015/1016, force_backup) and the
+        name guard (1005), and saves the backup with its guards in one write."""
+
+        def command() -> Backup:
+            self.get_host(spec.scope.host_id)
+            if spec.plan_id is not None:
+                self.get_plan(spec.plan_id)
+            activity = self._activity(spec.scope.host_id)
+            superseded = activity.check_backup_allowed(spec.scope, spec.force)
+            cancelled: list[Backup] = []
+            for old_id in superseded:
+                if activity.holds_scope(old_id):
+                    old = self._get(Backup, old_id, "backup")
+                    old.cancel(principal)
+                    cancelled.append(old)
+            backup = Backup(
+                spec=spec,
+                supersedes=tuple(superseded),
+                sw_version=SW_VERSION,
+                principal=principal,
+            )
+            name = backup.name
+            claim = self._get_or_open(NameClaim, NameClaim.create_id(name), name=name)
+            claim.claim(backup.id)
+            activity.admit_backup(
+                backup_id=backup.id, scope=spec.scope, superseded=tuple(superseded)
+            )
+            self.save(backup, activity, claim, *cancelled)
+            return backup
+
+        return self._retrying(command)
+
+    def get_backup(self, backup_id: UUID) -> Backup:
+        return self._get(Backup, backup_id, "backup")
+
+    def get_restore(self, restore_id: UUID) -> Restore:
+        return self._get(Restore, restore_id, "restore")
+
+    def get_job(self, job_id: UUID) -> Job:
+        return self._get(Job, job_id, "job")
+
+    def _job_command(self, job_id: UUID, change: Callable[[Job], list[Aggregate] | None]) -> Job:
+        """Load a job, apply ``change`` (which returns other aggregates it changed, such as
+        guards), save them all together; retried on a lost race."""
+
+        def command() -> Job:
+            job = self.get_job(job_id)
+            others = change(job) or []
+            self.save(job, *others)
+            return job
+
+        return self._retrying(command)
+
+    def _release(self, job: Job) -> list[Aggregate]:
+        """Guards to update when ``job`` has just stopped running."""
+        if job.is_active:
+            return []
+        if isinstance(job, Backup):
+            activity = self._activity(job.scope.host_id)
+            activity.release_backup(job.id)
+            return [activity]
+        if isinstance(job, Restore):
+            activity = self._activity(job.target.host_id)
+            activity.release_restore(job.id)
+            return [activity]
+        return []
+
+    def claim(self, job_id: UUID, worker_id: str, lease_seconds: float) -> Job:
+        """A worker takes an INITIALIZING job. A forced backup waits until the backups it
+        superseded have stopped, so two of one scope never run at once."""
+
+        def change(job: Job) -> list[Aggregate]:
+            if isinstance(job, Backup) and job.allows(Move.CLAIM):
+                for old_id in job.supersedes:
+                    if self.get_backup(old_id).is_active:
+                        raise WaitingForPredecessor(
+                            f"backup {job.id} waits for backup {old_id} to stop"
+                        )
+            job.claim(worker_id, lease_seconds, principal=f"worker:{worker_id}")
+            return []
+
+        return self._job_command(job_id, change)
+
+    def resume(self, job_id: UUID, worker_id: str, lease_seconds: float, now: datetime) -> Job:
+        return self._job_command(
+            job_id,
+            lambda job: job.resume(worker_id, lease_seconds, now, principal=f"worker:{worker_id}"),
+        )
+
+    def resolve_scope(self, job_id: UUID, worker_id: str, total: int) -> Job:
+        return self._job_command(
+            job_id,
+            lambda job: job.resolve_scope(worker_id, total, principal=f"worker:{worker_id}"),
+        )
+
+    def record_success(
+        self,
+        job_id: UUID,
+        worker_id: str,
+        key: str,
+        digest: str,
+        successful_calls: int,
+        error_calls: int = 0,
+    ) -> Job:
+        return self._job_command(
+            job_id,
+            lambda job: job.record_success(
+                worker_id,
+                key,
+                digest,
+                successful_calls,
+                error_calls,
+                principal=f"worker:{worker_id}",
+            ),
+        )
+
+    def record_error(
+        self,
+        job_id: UUID,
+        worker_id: str,
+        key: str,
+        message: str,
+        successful_calls: int,
+        error_calls: int,
+    ) -> Job:
+        return self._job_command(
+            job_id,
+            lambda job: job.record_error(
+                worker_id,
+                key,
+                message,
+                successful_calls,
+                error_calls,
+                principal=f"worker:{worker_id}",
+            ),
+        )
+
+    def record_ignored(self, job_id: UUID, worker_id: str, key: str, reason: str) -> Job:
+        return self._job_command(
+            job_id,
+            lambda job: job.record_ignored(worker_id, key, reason, principal=f"worker:{worker_id}"),
+        )
+
+    def complete(
+        self,
+        job_id: UUID,
+        worker_id: str,
+        size_on_disk: int = 0,
+        content_path: str | None = None,
+    ) -> Job:
+        def change(job: Job) -> list[Aggregate]:
+            job.complete(worker_id, size_on_disk, content_path, principal=f"worker:{worker_id}")
+            return self._release(job)
+
+        return self._job_command(job_id, change)
+
+    def fail(self, job_id: UUID, reason: str, principal: str) -> Job:
+        def change(job: Job) -> list[Aggregate]:
+            job.fail(reason, principal)
+            return self._release(job)
+
+        return self._job_command(job_id, change)
+
+    def cancel(self, job_id: UUID, principal: str) -> Job:
+        """Ask the worker to stop (idempotent while a cancel is under way)."""
+
+        def change(job: Job) -> None:
+            job.cancel(principal)
+
+        return self._job_command(job_id, change)
+
+    def acknowledge_cancel(self, job_id: UUID, principal: str) -> Job:
+        def change(job: Job) -> list[Aggregate]:
+            job.acknowledge_cancel(principal)
+            return self._release(job)
+
+        return self._job_command(job_id, change)
+
+    def delete_backup(self, backup_id: UUID, principal: str) -> Backup:
+        def change(job: Job) -> list[Aggregate]:
+            if not isinstance(job, Backup):
+                raise NotFound(f"backup {backup_id} not found")
+            job.delete(principal)
+            return []
+
+        job = self._job_command(backup_id, change)
+        assert isinstance(job, Backup)
+        return job
+
+    def purge_backup(self, backup_id: UUID, removed_blobs: int, principal: str) -> Backup:
+        """The artifacts are gone: the backup leaves the views and frees its name."""
+
+        def command() -> Backup:
+            backup = self.get_backup(backup_id)
+            backup.purge(removed_blobs, principal)
+            claim = self._get_or_open(NameClaim, NameClaim.create_id(backup.name), name=backup.name)
+            claim.release(backup.id)
+            self.save(backup, claim)
+            return backup
+
+        return self._retrying(command)
+
+    def mark_missing(self, backup_id: UUID, reason: str, principal: str) -> Backup:
+        def command() -> Backup:
+            backup = self.get_backup(backup_id)
+            backup.mark_missing(reason, principal)
+            self.save(backup)
+            return backup
+
+        return self._retrying(command)
+
+    def mark_intact(self, backup_id: UUID, principal: str) -> Backup:
+        def command() -> Backup:
+            backup = self.get_backup(backup_id)
+            backup.mark_intact(principal)
+            self.save(backup)
+            return backup
+
+        return self._retrying(command)
+
+    # ----------------------------------------------------------------- restores
+    def request_restore(self, spec: RestoreSpec, principal: str) -> Restore:
+        """Admit a restore of a SUCCESS backup into a registered host; refused (1016) while
+        another restore runs on that host."""
+
+        def command() -> Restore:
+            backup = self.get_backup(spec.backup_id)
+            if backup.status != "SUCCESS":
+                raise BackupNotRestorable(
+                    f"backup {backup.id} is {backup.status}; only a SUCCESS backup restores"
+                )
+            self.get_host(spec.target.host_id)
+            activity = self._activity(spec.target.host_id)
+            activity.check_restore_allowed()
+            restore = Restore(spec=spec, principal=principal)
+            activity.admit_restore(restore_id=restore.id)
+            self.save(restore, activity)
+            return restore
+
+        return self._retrying(command)
+
+    # ----------------------------------------------------------------- audit
+    def history(self, job_id: UUID) -> list[AuditEntry]:
+        """Every event of one aggregate, in order: type, version, time, principal, payload."""
+        events = list(self.events.get(job_id))
+        if not events:
+            raise NotFound(f"no history for {job_id}")
+        return [audit_entry(e) for e in events]
+
+    def read_log(self, after: int = 0, limit: int = 100) -> list[tuple[int, AuditEntry]]:
+        """The global log from position ``after`` (exclusive), at most ``limit`` entries."""
+        records = self.recorder.select_notifications(start=after + 1, limit=limit)
+        return [(n.id, audit_entry(self.mapper.to_domain_event(n))) for n in records]
+
+    def iter_log(self, after: int = 0, page: int = 500) -> Iterator[tuple[int, AuditEntry]]:
+        """The whole log from ``after``, paged (the library caps a section's size)."""
+        while True:
+            batch = self.read_log(after, page)
+            yield from batch
+            if len(batch) < page:
+                return
+            after = batch[-1][0]
+
+    def current_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+
+__all__ = ["IllegalMove", "RewindApplication"]

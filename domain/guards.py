@@ -1,0 +1,177 @@
+"""Consistency guards: small aggregates saved in the same ``save()`` as the job they admit.
+
+A check against a read model can be outrun by a concurrent command in another process. A
+guard cannot: two commands that both change the same guard append the same version of it,
+and the event store accepts only one of them (IntegrityError for the other, which the
+application retries against the new state, and which then fails with the right domain error).
+
+* ``HostActivity`` (one per host) knows which backups hold which scopes and which restores
+  run on the host. It enforces "at most one active backup among overlapping scopes" (1015)
+  and "nothing new while a restore is active on the host" (1016).
+* ``NameClaim`` (one per backup name) enforces unique backup names (1005).
+
+Their ids are uuid5 of their key, so every process finds the same guard for the same key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import event
+
+from domain.errors import BackupInProgress, NameTaken, RestoreInProgress
+from domain.model import Aggregate
+from domain.scope import Scope
+
+GUARD_NAMESPACE = uuid5(NAMESPACE_URL, "urn:rewind:guards")
+
+
+def guard_id(kind: str, key: str) -> UUID:
+    """The id of the guard of ``kind`` for ``key`` (the same in every process)."""
+    return uuid5(GUARD_NAMESPACE, f"{kind}:{key}")
+
+
+class HostActivity(Aggregate):
+    """Which backups hold which scopes on one host, and which restores run on it.
+
+    A backup holds its scope from its request until it ends, or until a forced backup
+    supersedes it (force_backup): the superseded backup is cancelled and keeps counting as
+    active ("stopping") until its worker stops it. A new request overlapping any active
+    backup, holding or stopping, is refused (1015) unless forced; a forced one lists them
+    all as predecessors and is claimed only once every one of them has stopped.
+    """
+
+    @staticmethod
+    def create_id(host_id: str, **_: Any) -> UUID:
+        return guard_id("host-activity", host_id)
+
+    class Opened(Aggregate.Created):
+        host_id: str
+
+    @event(Opened)
+    def __init__(self, host_id: str) -> None:
+        self.host_id = host_id
+        self.backups: dict[UUID, Scope] = {}
+        self.stopping: dict[UUID, Scope] = {}
+        self.restores: set[UUID] = set()
+
+    def active_overlapping(self, scope: Scope) -> list[UUID]:
+        """Active backups (holding or stopping) whose scope overlaps ``scope``."""
+        return [
+            job
+            for jobs in (self.backups, self.stopping)
+            for job, held in jobs.items()
+            if held.overlaps(scope)
+        ]
+
+    def check_backup_allowed(self, scope: Scope, force: bool) -> list[UUID]:
+        """Raise the domain error that forbids a backup of ``scope`` now, if any. Return the
+        active overlapping backups: a forced request cancels those still holding their scope
+        and is not claimed until all of them have stopped."""
+        if self.restores:
+            raise RestoreInProgress(
+                "A restore is currently in progress on this host; no new backup or restore "
+                "can start until it ends."
+            )
+        overlapping = self.active_overlapping(scope)
+        if overlapping and not force:
+            raise BackupInProgress(
+                f"A backup is already in progress for {scope} (backup {overlapping[0]}); "
+                "use force_backup to stop it and start a new one."
+            )
+        return overlapping
+
+    def holds_scope(self, backup_id: UUID) -> bool:
+        """True while the backup holds its scope (it is active and was not superseded)."""
+        return backup_id in self.backups
+
+    def check_restore_allowed(self) -> None:
+        if self.restores:
+            raise RestoreInProgress(
+                "A restore is currently in progress on this host; no new backup or restore "
+                "can start until it ends."
+            )
+
+    class BackupAdmitted(Aggregate.Event):
+        backup_id: UUID
+        scope: Scope
+        superseded: tuple[UUID, ...]
+
+    @event(BackupAdmitted)
+    def admit_backup(self, backup_id: UUID, scope: Scope, superseded: tuple[UUID, ...]) -> None:
+        for old in superseded:
+            if old in self.backups:
+                self.stopping[old] = self.backups.pop(old)
+        self.backups[backup_id] = scope
+
+    def release_backup(self, backup_id: UUID) -> None:
+        """The backup ended; records nothing when it no longer held a scope."""
+        if backup_id in self.backups or backup_id in self.stopping:
+            self._backup_released(backup_id=backup_id)
+
+    class BackupReleased(Aggregate.Event):
+        backup_id: UUID
+
+    @event(BackupReleased)
+    def _backup_released(self, backup_id: UUID) -> None:
+        self.backups.pop(backup_id, None)
+        self.stopping.pop(backup_id, None)
+
+    class RestoreAdmitted(Aggregate.Event):
+        restore_id: UUID
+
+    @event(RestoreAdmitted)
+    def admit_restore(self, restore_id: UUID) -> None:
+        self.restores.add(restore_id)
+
+    def release_restore(self, restore_id: UUID) -> None:
+        if restore_id in self.restores:
+            self._restore_released(restore_id=restore_id)
+
+    class RestoreReleased(Aggregate.Event):
+        restore_id: UUID
+
+    @event(RestoreReleased)
+    def _restore_released(self, restore_id: UUID) -> None:
+        self.restores.discard(restore_id)
+
+
+class NameClaim(Aggregate):
+    """Holds one backup name for the backup that uses it; released when that is purged."""
+
+    @staticmethod
+    def create_id(name: str, **_: Any) -> UUID:
+        return guard_id("backup-name", name)
+
+    class Opened(Aggregate.Created):
+        name: str
+
+    @event(Opened)
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.holder: UUID | None = None
+
+    def claim(self, backup_id: UUID) -> None:
+        if self.holder is not None and self.holder != backup_id:
+            raise NameTaken(f"The 'name' parameter value must be unique: {self.name!r} is taken.")
+        if self.holder is None:
+            self._claimed(backup_id=backup_id)
+
+    class Claimed(Aggregate.Event):
+        backup_id: UUID
+
+    @event(Claimed)
+    def _claimed(self, backup_id: UUID) -> None:
+        self.holder = backup_id
+
+    def release(self, backup_id: UUID) -> None:
+        if self.holder == backup_id:
+            self._released(backup_id=backup_id)
+
+    class Released(Aggregate.Event):
+        backup_id: UUID
+
+    @event(Released)
+    def _released(self, backup_id: UUID) -> None:
+        self.holder = None
