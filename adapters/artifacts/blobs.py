@@ -1,0 +1,446 @@
+"""Content-addressed, zstd-compressed blobs on the local filesystem.
+
+A blob's name is the sha256 of its *uncompressed* content, so the digest a backup records is
+the one the PBX reports for its media, and it does not change if the compression level does.
+Identical content is therefore stored once: an incremental backup of unchanged data costs
+nothing but its manifest.
+
+Layout: ``<root>/blobs/<first two hex digits>/<digest>.zst`` (256 shards keep directories
+small). Every write goes to a hidden temporary file, is fsynced, renamed into place and the
+directory fsynced, so a crash never exposes a partial blob; leftovers are invisible to readers
+and removed by :meth:`BlobStore.cleanup_temp`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import threading
+from collections.abc import AsyncGenerator, AsyncIterable, Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import zstandard
+
+from adapters.artifacts._fs import (
+    DIGEST_RE,
+    check_digest,
+    ensure_dir,
+    fsync_dir,
+    remove_durably,
+    remove_temp_files,
+    temp_path,
+    unlink_quietly,
+)
+
+BLOB_SUFFIX = ".zst"
+DEFAULT_CHUNK_SIZE = 65536
+DEFAULT_BATCH_SIZE = 1 << 20
+"""put_stream hands the worker thread about this much at a time: large enough that the
+thread hop is negligible, small enough that memory stays bounded whatever the stream size."""
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_BLOCK_RAW, _BLOCK_RLE, _BLOCK_COMPRESSED = 0, 1, 2
+
+
+class ArtifactError(Exception):
+    """Base of the artifact store's own failures (bad input raises ValueError instead)."""
+
+
+class BlobNotFoundError(ArtifactError, FileNotFoundError):
+    """The blob is not in the store (never written, deleted or purged)."""
+
+
+class BlobCorruptError(ArtifactError):
+    """The stored blob does not decompress to content with its digest."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """What a put stored: the digest to record and the sizes to report.
+
+    ``new`` is False when the content was already present and nothing was written.
+    """
+
+    digest: str
+    size: int
+    stored_size: int
+    new: bool
+
+
+BlobStatus = Literal["ok", "missing", "corrupt"]
+
+
+@dataclass(frozen=True, slots=True)
+class BlobCheck:
+    """The outcome of re-hashing one blob; ``reason`` explains a corrupt one."""
+
+    digest: str
+    status: BlobStatus
+    reason: str | None = None
+    size: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the blob is present and its content matches its digest."""
+        return self.status == "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """Counters of this store object (per process; they are not persisted).
+
+    ``bytes_written`` counts compressed bytes newly put on disk, ``bytes_deduplicated`` the
+    uncompressed bytes that were not written because identical content was already stored.
+    """
+
+    bytes_written: int = 0
+    bytes_deduplicated: int = 0
+    blobs_written: int = 0
+
+
+def sha256_hex(data: bytes) -> str:
+    """The digest a blob of ``data`` is stored under."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_frame(fh: BinaryIO) -> str | None:
+    """Walk a zstd frame's block headers without decompressing; return why it is broken.
+
+    Decompressing a truncated frame can silently yield all the content when only the
+    trailing checksum is missing, and trailing garbage is ignored by the decoder, so the
+    structure is checked on its own: one frame, every block complete, nothing after it.
+    """
+    header = fh.read(18)
+    if len(header) < 6 or not header.startswith(_ZSTD_MAGIC):
+        return "not a zstd frame (bad magic or too short)"
+    try:
+        header_size = zstandard.frame_header_size(header)
+        params = zstandard.get_frame_parameters(header)
+    except zstandard.ZstdError as exc:
+        return f"bad zstd frame header: {exc}"
+    offset = header_size
+    fh.seek(offset)
+    while True:
+        raw = fh.read(3)
+        if len(raw) < 3:
+            return f"truncated: block header missing at offset {offset}"
+        value = int.from_bytes(raw, "little")
+        last, block_type, block_size = value & 1, (value >> 1) & 3, value >> 3
+        if block_type == _BLOCK_RLE:
+            payload = 1
+        elif block_type in (_BLOCK_RAW, _BLOCK_COMPRESSED):
+            payload = block_size
+        else:
+            return f"reserved block type at offset {offset}"
+        offset += 3 + payload
+        fh.seek(offset)
+        if last:
+            break
+    if params.has_checksum:
+        offset += 4
+    end = fh.seek(0, os.SEEK_END)
+    if end < offset:
+        return f"truncated: frame needs {offset} bytes, file has {end}"
+    if end > offset:
+        return f"{end - offset} unexpected bytes after the zstd frame"
+    return None
+
+
+class BlobStore:
+    """The blob half of the artifact store: put, read, verify and delete by digest.
+
+    Thread-safe and safe across processes sharing the directory: writers never touch a final
+    name except through ``os.replace`` of a fully written, fsynced file, and concurrent writers
+    of one digest write identical bytes, so whichever rename lands last is correct.
+    """
+
+    def __init__(self, root: Path, *, level: int = 3) -> None:
+        """Open (lazily creating) a store under ``root``; ``level`` is the zstd level."""
+        self.root = Path(root)
+        self.blobs_dir = self.root / "blobs"
+        self.level = level
+        self._local = threading.local()
+        self._stats_lock = threading.Lock()
+        self._bytes_written = 0
+        self._bytes_deduplicated = 0
+        self._blobs_written = 0
+
+    # -- paths and counters ------------------------------------------------------------------
+
+    def blob_path(self, digest: str) -> Path:
+        """Where the blob of ``digest`` lives; ValueError for anything but a sha256 hex."""
+        check_digest(digest)
+        return self.blobs_dir / digest[:2] / f"{digest}{BLOB_SUFFIX}"
+
+    @property
+    def stats(self) -> StoreStats:
+        """A consistent snapshot of the write counters."""
+        with self._stats_lock:
+            return StoreStats(self._bytes_written, self._bytes_deduplicated, self._blobs_written)
+
+    def _count_written(self, stored: int) -> None:
+        with self._stats_lock:
+            self._bytes_written += stored
+            self._blobs_written += 1
+
+    def _count_deduplicated(self, size: int) -> None:
+        with self._stats_lock:
+            self._bytes_deduplicated += size
+
+    def _compressor(self) -> zstandard.ZstdCompressor:
+        """A per-thread compressor: zstd contexts must not be shared between threads."""
+        cctx: zstandard.ZstdCompressor | None = getattr(self._local, "cctx", None)
+        if cctx is None:
+            cctx = zstandard.ZstdCompressor(level=self.level, write_checksum=True)
+            self._local.cctx = cctx
+        return cctx
+
+    @staticmethod
+    def _touch_existing(final: Path) -> int | None:
+        """Stored size of an existing blob, refreshing its mtime; None if absent.
+
+        The mtime marks the blob as recently wanted, so a purge with a grace period does
+        not delete content that an in-flight backup has just deduplicated against.
+        """
+        try:
+            os.utime(final)
+            return final.stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def _commit(self, tmp: Path, digest: str, size: int, stored: int) -> BlobRef:
+        """Move a fully written and fsynced temp file to its digest name (or drop it)."""
+        final = self.blob_path(digest)
+        existing = self._touch_existing(final)
+        if existing is not None:
+            unlink_quietly(tmp)
+            self._count_deduplicated(size)
+            return BlobRef(digest, size, existing, new=False)
+        try:
+            ensure_dir(final.parent)
+            os.replace(tmp, final)
+        except BaseException:
+            unlink_quietly(tmp)
+            raise
+        fsync_dir(final.parent)
+        self._count_written(stored)
+        return BlobRef(digest, size, stored, new=True)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def put_bytes(self, data: bytes) -> BlobRef:
+        """Store ``data`` (whole, in memory) and return its reference.
+
+        The digest is known up front, so present content is detected before compressing.
+        """
+        digest = sha256_hex(data)
+        final = self.blob_path(digest)
+        existing = self._touch_existing(final)
+        if existing is not None:
+            self._count_deduplicated(len(data))
+            return BlobRef(digest, len(data), existing, new=False)
+        compressed = self._compressor().compress(data)
+        ensure_dir(final.parent)
+        tmp = temp_path(final.parent)
+        try:
+            with open(tmp, "xb") as fh:
+                fh.write(compressed)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            unlink_quietly(tmp)
+            raise
+        return self._commit(tmp, digest, len(data), len(compressed))
+
+    async def put_stream(
+        self, chunks: AsyncIterable[bytes], *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> BlobRef:
+        """Store a stream of unknown length without holding it in memory.
+
+        Chunks are hashed and fed to a streaming zstd compressor in batches of about
+        ``batch_size`` bytes, each batch in a worker thread so the event loop never waits on
+        compression or disk. The digest is known only at the end, so the data goes to a temp
+        file under ``blobs/`` (same filesystem) and is renamed to its digest name last.
+        """
+        await asyncio.to_thread(ensure_dir, self.blobs_dir)
+        tmp = temp_path(self.blobs_dir, "stream")
+        fh = await asyncio.to_thread(open, tmp, "xb")
+        hasher = hashlib.sha256()
+        cobj = zstandard.ZstdCompressor(level=self.level, write_checksum=True).compressobj()
+        size = 0
+        stored = 0
+
+        def write_batch(batch: list[bytes], last: bool) -> int:
+            written = 0
+            for piece in batch:
+                hasher.update(piece)
+                out = cobj.compress(piece)
+                if out:
+                    fh.write(out)
+                    written += len(out)
+            if last:
+                out = cobj.flush()
+                fh.write(out)
+                written += len(out)
+                fh.flush()
+                os.fsync(fh.fileno())
+                fh.close()
+            return written
+
+        try:
+            pending: list[bytes] = []
+            pending_size = 0
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                pending.append(chunk)
+                pending_size += len(chunk)
+                size += len(chunk)
+                if pending_size >= batch_size:
+                    stored += await asyncio.to_thread(write_batch, pending, False)
+                    pending, pending_size = [], 0
+            stored += await asyncio.to_thread(write_batch, pending, True)
+            del pending
+            return await asyncio.to_thread(self._commit, tmp, hasher.hexdigest(), size, stored)
+        except BaseException:
+            fh.close()
+            unlink_quietly(tmp)
+            raise
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def has(self, digest: str) -> bool:
+        """Whether a blob of ``digest`` is stored (its content is not checked)."""
+        return self.blob_path(digest).is_file()
+
+    def stored_size(self, digest: str) -> int:
+        """Compressed bytes the blob occupies on disk."""
+        try:
+            return self.blob_path(digest).stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFoundError(f"blob {digest} not found") from None
+
+    def _open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.blob_path(digest), "rb")
+        except FileNotFoundError:
+            raise BlobNotFoundError(f"blob {digest} not found") from None
+
+    def read_bytes(self, digest: str) -> bytes:
+        """The whole content of a blob, checked against its digest (BlobCorruptError)."""
+        return b"".join(self.iter_chunks(digest, chunk_size=DEFAULT_BATCH_SIZE))
+
+    def iter_chunks(self, digest: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+        """Stream a blob's content in pieces of at most ``chunk_size`` bytes.
+
+        The file is opened now (so a missing blob raises BlobNotFoundError at the call); the
+        content is re-hashed while it streams and BlobCorruptError is raised at the end if it
+        does not match, so a consumer never silently restores damaged data.
+        """
+        if chunk_size <= 0:
+            raise ValueError("chunk_size must be positive")
+        fh = self._open(digest)
+        return self._chunks(fh, digest, chunk_size)
+
+    @staticmethod
+    def _chunks(fh: BinaryIO, digest: str, chunk_size: int) -> Generator[bytes, None, None]:
+        hasher = hashlib.sha256()
+        with fh:
+            reader = zstandard.ZstdDecompressor().stream_reader(
+                fh, read_across_frames=False, closefd=False
+            )
+            while True:
+                try:
+                    piece = reader.read(chunk_size)
+                except zstandard.ZstdError as exc:
+                    raise BlobCorruptError(f"blob {digest}: {exc}") from exc
+                if not piece:
+                    break
+                hasher.update(piece)
+                yield piece
+        actual = hasher.hexdigest()
+        if actual != digest:
+            raise BlobCorruptError(f"blob {digest}: content hashes to {actual}")
+
+    async def aiter_chunks(
+        self, digest: str, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> AsyncGenerator[bytes, None]:
+        """:meth:`iter_chunks` for the event loop: each read runs in a worker thread."""
+        if chunk_size <= 0:
+            raise ValueError("chunk_size must be positive")
+        fh = await asyncio.to_thread(self._open, digest)
+        gen = self._chunks(fh, digest, chunk_size)
+        try:
+            while True:
+                piece = await asyncio.to_thread(next, gen, b"")
+                if not piece:
+                    return
+                yield piece
+        finally:
+            # an early exit by the consumer still closes the file; after a cancellation the
+            # worker thread may still be inside the generator, which then refuses to close
+            with contextlib.suppress(ValueError):
+                gen.close()
+            fh.close()
+
+    def verify(self, digest: str) -> BlobCheck:
+        """Re-hash a blob: ``ok``, ``missing``, or ``corrupt`` with a reason; never raises
+        for damaged data (only ValueError for a malformed digest)."""
+        path = self.blob_path(digest)
+        try:
+            with open(path, "rb") as fh:
+                problem = check_frame(fh)
+                if problem is not None:
+                    return BlobCheck(digest, "corrupt", problem)
+                fh.seek(0)
+                size = 0
+                for piece in self._chunks(fh, digest, DEFAULT_BATCH_SIZE):
+                    size += len(piece)
+        except FileNotFoundError:
+            return BlobCheck(digest, "missing", "no blob file")
+        except BlobCorruptError as exc:
+            return BlobCheck(digest, "corrupt", str(exc))
+        except OSError as exc:
+            return BlobCheck(digest, "corrupt", f"unreadable: {exc}")
+        return BlobCheck(digest, "ok", None, size)
+
+    def iter_digests(self) -> Iterator[str]:
+        """Every digest with a blob file (temp files and stray names are skipped)."""
+        try:
+            shards = sorted(os.scandir(self.blobs_dir), key=lambda e: e.name)
+        except FileNotFoundError:
+            return
+        for shard in shards:
+            if len(shard.name) != 2 or not shard.is_dir():
+                continue
+            for entry in sorted(os.scandir(shard.path), key=lambda e: e.name):
+                name = entry.name
+                if not name.endswith(BLOB_SUFFIX):
+                    continue
+                digest = name[: -len(BLOB_SUFFIX)]
+                if DIGEST_RE.fullmatch(digest) and digest[:2] == shard.name:
+                    yield digest
+
+    # -- removal -------------------------------------------------------------------------------
+
+    def delete(self, digest: str) -> bool:
+        """Remove a blob durably; False if it was not there (deleting is idempotent)."""
+        return remove_durably(self.blob_path(digest))
+
+    def _temp_dirs(self) -> list[Path]:
+        dirs = [self.blobs_dir]
+        with contextlib.suppress(FileNotFoundError):
+            dirs += [Path(e.path) for e in os.scandir(self.blobs_dir) if e.is_dir()]
+        return dirs
+
+    def cleanup_temp(self, older_than: float = 3600.0) -> int:
+        """Remove temp files left by crashed writers; returns how many were removed.
+
+        Only files older than ``older_than`` seconds go, so a writer still filling its temp
+        file (in this or another process) is not disturbed; pass 0 when nothing else runs.
+        """
+        return remove_temp_files(self._temp_dirs(), older_than)
