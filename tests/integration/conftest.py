@@ -1,0 +1,37 @@
+"""Shared fixtures of the integration tests: sandbox PBXs on 127.0.0.1, on free ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from adapters.sandbox import SandboxConfig, start_sandbox
+
+SandboxFactory = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+async def sandbox_factory() -> AsyncIterator[SandboxFactory]:
+    """Start sandboxes with ``await sandbox_factory(users=3, seed=2)``; returns the base URL.
+
+    Every sandbox started is stopped when the test ends.
+    """
+    runners: list[web.AppRunner] = []
+
+    async def start(**overrides: Any) -> str:
+        runner, url = await start_sandbox(SandboxConfig(port=0, **overrides))
+        runners.append(runner)
+        return url
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def sandbox_url(sandbox_factory: SandboxFactory) -> str:
+    """A small default sandbox: 2 tenants, 2 groups each, 4 users per group, 4 KiB files."""
+    return await sandbox_factory(users=4, media_kb=4)
