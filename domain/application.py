@@ -12,6 +12,7 @@ the adapters pass in; this module does no I/O of its own.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ from domain.backup import Backup, BackupSpec
 from domain.errors import (
     BackupNotRestorable,
     ConcurrentUpdate,
+    DomainError,
     HostAlreadyRegistered,
     IllegalMove,
     NotFound,
@@ -197,6 +199,10 @@ class RewindApplication(Application[UUID]):
     def get_job(self, job_id: UUID) -> Job:
         return self._get(Job, job_id, "job")
 
+    def hold(self, job_id: UUID, worker_id: str) -> JobHandle:
+        """A worker's in-memory hold on a job it has claimed or resumed (see JobHandle)."""
+        return JobHandle(self, job_id, worker_id)
+
     def _job_command(self, job_id: UUID, change: Callable[[Job], list[Aggregate] | None]) -> Job:
         """Load a job, apply ``change`` (which returns other aggregates it changed, such as
         guards), save them all together; retried on a lost race."""
@@ -209,7 +215,7 @@ class RewindApplication(Application[UUID]):
 
         return self._retrying(command)
 
-    def _release(self, job: Job) -> list[Aggregate]:
+    def release_guards(self, job: Job) -> list[Aggregate]:
         """Guards to update when ``job`` has just stopped running."""
         if job.is_active:
             return []
@@ -308,14 +314,14 @@ class RewindApplication(Application[UUID]):
     ) -> Job:
         def change(job: Job) -> list[Aggregate]:
             job.complete(worker_id, size_on_disk, content_path, principal=f"worker:{worker_id}")
-            return self._release(job)
+            return self.release_guards(job)
 
         return self._job_command(job_id, change)
 
     def fail(self, job_id: UUID, reason: str, principal: str) -> Job:
         def change(job: Job) -> list[Aggregate]:
             job.fail(reason, principal)
-            return self._release(job)
+            return self.release_guards(job)
 
         return self._job_command(job_id, change)
 
@@ -330,7 +336,7 @@ class RewindApplication(Application[UUID]):
     def acknowledge_cancel(self, job_id: UUID, principal: str) -> Job:
         def change(job: Job) -> list[Aggregate]:
             job.acknowledge_cancel(principal)
-            return self._release(job)
+            return self.release_guards(job)
 
         return self._job_command(job_id, change)
 
@@ -423,4 +429,88 @@ class RewindApplication(Application[UUID]):
         return self.recorder.max_notification_id() or 0
 
 
-__all__ = ["IllegalMove", "RewindApplication"]
+class JobHandle:
+    """A worker's hold on one job: the aggregate stays in memory between commands, so a job
+    with thousands of entities is not reloaded from the store for each one.
+
+    Each command applies the domain method to the held aggregate and saves only the new
+    events. If the save loses a race (someone cancelled the job, or another worker resumed
+    it), the held copy is discarded, reloaded and the command tried again, so the outcome is
+    what the current stored state calls for (IllegalMove once cancelled, NotLeaseHolder once
+    taken over). Commands on one handle are serialised by a lock: a worker runs entity
+    fetches concurrently and records their outcomes from several threads.
+    """
+
+    def __init__(self, app: RewindApplication, job_id: UUID, worker_id: str) -> None:
+        self.app = app
+        self.worker_id = worker_id
+        self.principal = f"worker:{worker_id}"
+        self.job = app.get_job(job_id)
+        self._lock = threading.Lock()
+
+    def refresh(self) -> Job:
+        with self._lock:
+            self.job = self.app.get_job(self.job.id)
+            return self.job
+
+    def _run(self, change: Callable[[Job], list[Aggregate] | None]) -> Job:
+        with self._lock:
+            for _ in range(MAX_ATTEMPTS):
+                try:
+                    others = change(self.job) or []
+                    self.app.save(self.job, *others)
+                    return self.job
+                except IntegrityError:
+                    self.job = self.app.get_job(self.job.id)
+                except DomainError:
+                    # Nothing was applied: the domain method raises before recording.
+                    raise
+            raise ConcurrentUpdate("the job kept changing under this worker")
+
+    def resolve_scope(self, total: int) -> Job:
+        return self._run(lambda job: job.resolve_scope(self.worker_id, total, self.principal))
+
+    def record_success(
+        self, key: str, digest: str, successful_calls: int, error_calls: int = 0
+    ) -> Job:
+        return self._run(
+            lambda job: job.record_success(
+                self.worker_id, key, digest, successful_calls, error_calls, self.principal
+            )
+        )
+
+    def record_error(self, key: str, message: str, successful_calls: int, error_calls: int) -> Job:
+        return self._run(
+            lambda job: job.record_error(
+                self.worker_id, key, message, successful_calls, error_calls, self.principal
+            )
+        )
+
+    def record_ignored(self, key: str, reason: str) -> Job:
+        return self._run(
+            lambda job: job.record_ignored(self.worker_id, key, reason, self.principal)
+        )
+
+    def complete(self, size_on_disk: int, content_path: str | None) -> Job:
+        def change(job: Job) -> list[Aggregate]:
+            job.complete(self.worker_id, size_on_disk, content_path, self.principal)
+            return self.app.release_guards(job)
+
+        return self._run(change)
+
+    def fail(self, reason: str) -> Job:
+        def change(job: Job) -> list[Aggregate]:
+            job.fail(reason, self.principal)
+            return self.app.release_guards(job)
+
+        return self._run(change)
+
+    def acknowledge_cancel(self) -> Job:
+        def change(job: Job) -> list[Aggregate]:
+            job.acknowledge_cancel(self.principal)
+            return self.app.release_guards(job)
+
+        return self._run(change)
+
+
+__all__ = ["IllegalMove", "JobHandle", "RewindApplication"]

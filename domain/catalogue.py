@@ -66,11 +66,21 @@ class BackupType(StrEnum):
     DIFFERENTIAL = "differential"
 
 
-def group_entity_key(entity: str) -> str:
-    """The progress key of a group entity, e.g. ``group/ivr``."""
-    return f"group/{entity}"
+def entity_key(tenant_id: str, group_id: str, entity: str, user_id: str | None = None) -> str:
+    """The progress and manifest key of one entity of a backup: ``t1/g1/group/ivr`` for a
+    group entity, ``t1/g1/user/u0001/voice_mail`` for a user's. The same shape for every
+    scope, so a host-wide backup and a group backup name a group's entities alike."""
+    if user_id is None:
+        return f"{tenant_id}/{group_id}/group/{entity}"
+    return f"{tenant_id}/{group_id}/user/{user_id}/{entity}"
 
 
-def user_entity_key(user_id: str, entity: str) -> str:
-    """The progress key of one user's entity, e.g. ``user/u0001/voice_mail``."""
-    return f"user/{user_id}/{entity}"
+def parse_entity_key(key: str) -> tuple[str, str, str | None, str]:
+    """(tenant_id, group_id, user_id or None, entity) of a key made by ``entity_key``."""
+    parts = key.split("/")
+    if len(parts) == 4 and parts[2] == "group":
+        return parts[0], parts[1], None, parts[3]
+    if len(parts) == 5 and parts[2] == "user":
+        return parts[0], parts[1], parts[3], parts[4]
+    msg = f"not an entity key: {key!r}"
+    raise ValueError(msg)
