@@ -8,9 +8,12 @@ table names); views will get a file of their own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import psycopg
 from eventsourcing.utils import get_topic
 
 from adapters.serialization import OrjsonTranscoder, PydanticMapper
@@ -66,8 +69,37 @@ def application_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+SCHEMA_LOCK_KEY = 0x5265_7769_6E64  # "Rewind": one advisory lock for creating tables
+"""Several processes starting at once on one PostgreSQL database would run the library's
+CREATE ... IF NOT EXISTS statements concurrently, which PostgreSQL can refuse ("tuple
+concurrently updated"); an advisory lock makes them take turns."""
+
+
+@contextmanager
+def _schema_lock(env: dict[str, str]) -> Iterator[None]:
+    if env["PERSISTENCE_MODULE"] != "eventsourcing.postgres":
+        yield
+        return
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+        autocommit=True,
+    ) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
 def open_application(settings: Settings) -> RewindApplication:
-    """Open the event store and make sure plan 1 exists."""
-    app = RewindApplication(env=application_env(settings))
+    """Open the event store (creating its tables if needed) and make sure plan 1 exists."""
+    env = application_env(settings)
+    with _schema_lock(env):
+        app = RewindApplication(env=env)
     app.ensure_default_plan()
     return app

@@ -1,0 +1,123 @@
+"""The ``rewind`` command line: run the service, the sandbox PBX and a worker, and read
+the audit trail. Each subcommand lives in its own function; ``main`` only dispatches."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from uuid import UUID
+
+import orjson
+
+from adapters.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if getattr(args, "data_dir", None) is not None:
+        settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
+    return settings
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Print every event of one backup, restore, host or plan, oldest first."""
+    from adapters.event_store import open_application
+    from domain.errors import NotFound
+
+    try:
+        job_id = UUID(args.id)
+    except ValueError:
+        print(f"rewind history: not an id: {args.id!r} (expected a UUID)", file=sys.stderr)
+        return 2
+    app = open_application(_settings(args))
+    try:
+        entries = app.history(job_id)
+    except NotFound as error:
+        print(f"rewind history: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        app.close()
+    for entry in entries:
+        if args.json:
+            sys.stdout.write(orjson.dumps(entry.model_dump(mode="json")).decode() + "\n")
+        else:
+            payload = orjson.dumps(entry.payload, option=orjson.OPT_SORT_KEYS).decode()
+            print(
+                f"v{entry.version:<4} {entry.time.isoformat()}  {entry.type:<28} "
+                f"by {entry.principal or '-':<16} {payload}"
+            )
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Run a sandbox PBX until interrupted."""
+    from adapters.sandbox import SandboxConfig, start_sandbox
+
+    config = SandboxConfig(
+        host=args.host,
+        port=args.port,
+        tenants=args.tenants,
+        groups=args.groups,
+        users=args.users,
+        seed=args.seed,
+        latency_ms=args.latency_ms,
+        error_rate=args.error_rate,
+        timeout_rate=args.timeout_rate,
+        media_kb=args.media_kb,
+    )
+
+    async def run() -> None:
+        runner, url = await start_sandbox(config)
+        print(f"sandbox PBX listening on {url}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
+def _add_sandbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("sandbox", help="run a sandbox PBX speaking the XiVO 1.0 conventions")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8090)
+    p.add_argument("--tenants", type=int, default=2)
+    p.add_argument("--groups", type=int, default=2, help="groups per tenant")
+    p.add_argument("--users", type=int, default=10, help="users per group")
+    p.add_argument("--seed", type=int, default=1, help="changes content, never ids")
+    p.add_argument("--latency-ms", type=float, default=0)
+    p.add_argument("--error-rate", type=float, default=0.0, help="share of HTTP 500 answers")
+    p.add_argument("--timeout-rate", type=float, default=0.0, help="share of hung requests")
+    p.add_argument("--media-kb", type=int, default=64, help="size of each audio file")
+    p.set_defaults(func=cmd_sandbox)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rewind",
+        description="Event-sourced backup and restore for multi-tenant PBX configuration.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_sandbox_parser(sub)
+    p = sub.add_parser("history", help="print the audit trail of one backup, restore or host")
+    p.add_argument("id", help="the backup's (or restore's) id")
+    p.add_argument("--data-dir", default=None, help="default: $REWIND_DATA_DIR or ./rewind-data")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_history)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
