@@ -1,0 +1,224 @@
+"""Fetching one entity of a backup: its document, its renderings and the media it references.
+
+Call counting follows the PBX client's definition (adapters/pbx_client.py) per entity: every
+logical call that succeeded is one successful call, every PbxCallFailed / PbxRejected one
+error call. Scope listing is not counted (it is not an entity), so a backup's
+successful_calls / error_calls count exactly its entity and media calls.
+
+A referenced media file the PBX answers 404 for, or whose bytes do not hash to the digest the
+document lists, also counts as one error call: the configuration promises a file the backup
+cannot hold, which a restore would miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote
+
+from adapters.artifacts import ArtifactStore
+from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.renderers import render_json, render_xml
+from domain.backup import BackupSpec
+from domain.catalogue import DATA_ENTITIES, MEDIA_ENTITIES, OutputFormat, entity_key
+
+RECORDINGS = DATA_ENTITIES[0]
+"""The group-level entity only DATA backups carry: the call recordings and their audio."""
+
+PAGE_SIZE = 100
+"""Items per page when an entity is itself a paged list (recordings)."""
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def _q(segment: str) -> str:
+    """One URL path segment (ids come from the PBX and must not reshape the path)."""
+    return quote(segment, safe="")
+
+
+def tenant_path(tenant_id: str) -> str:
+    return f"/1.0/tenants/{_q(tenant_id)}"
+
+
+def group_path(tenant_id: str, group_id: str) -> str:
+    return f"{tenant_path(tenant_id)}/groups/{_q(group_id)}"
+
+
+def media_path(tenant_id: str, group_id: str, file_id: str) -> str:
+    return f"{group_path(tenant_id, group_id)}/media/{_q(file_id)}"
+
+
+def media_key(tenant_id: str, group_id: str, file_id: str) -> str:
+    """A media file's key in a manifest: files are per group, whichever entity lists them."""
+    return f"{tenant_id}/{group_id}/media/{file_id}"
+
+
+def downloads_media(spec: BackupSpec, entity: str) -> bool:
+    """Whether the files an entity references belong in the backup: recordings always (they
+    are what a DATA backup is for), media entities when the client asked for files."""
+    return entity == RECORDINGS or (entity in MEDIA_ENTITIES and spec.download_files)
+
+
+def wants_xml(spec: BackupSpec) -> bool:
+    return OutputFormat.XML.value in spec.formats
+
+
+def media_refs(document: Any) -> Iterator[tuple[str, str]]:
+    """(file id, sha256) of every file a document lists: announcements' ``files`` and the
+    recordings list's ``items``. Entries without an id or a well-formed digest cannot be
+    checked or addressed, so they are left out."""
+    if not isinstance(document, dict):
+        return
+    entries = document.get("files", document.get("items"))
+    if not isinstance(entries, list):
+        return
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        file_id, digest = entry.get("id"), entry.get("sha256")
+        if isinstance(file_id, str) and isinstance(digest, str) and _DIGEST.fullmatch(digest):
+            yield file_id, digest
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One entity of a backup: a group entity, a user's entity, or a group's recordings."""
+
+    tenant_id: str
+    group_id: str
+    entity: str
+    user_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return entity_key(self.tenant_id, self.group_id, self.entity, self.user_id)
+
+    @property
+    def path(self) -> str:
+        base = group_path(self.tenant_id, self.group_id)
+        if self.user_id is not None:
+            return f"{base}/users/{_q(self.user_id)}/{_q(self.entity)}"
+        if self.entity == RECORDINGS:
+            return f"{base}/recordings/"
+        return f"{base}/{_q(self.entity)}"
+
+
+@dataclass(frozen=True, slots=True)
+class EntityResult:
+    """What to record for one entity."""
+
+    outcome: Literal["success", "error", "ignored"]
+    digest: str | None = None
+    message: str = ""
+    successful_calls: int = 0
+    error_calls: int = 0
+
+
+class ArtifactStoreFailure(Exception):
+    """The artifact store could not take a write: the backup cannot go on."""
+
+
+@dataclass
+class _Calls:
+    ok: int = 0
+    errors: int = 0
+
+
+def store_renderings(artifacts: ArtifactStore, document: Any, xml: bool) -> str:
+    """Store the canonical JSON (its digest is the entity's) and, if asked, the XML."""
+    digest = artifacts.put_bytes(render_json(document)).digest
+    if xml:
+        artifacts.put_bytes(render_xml(document))
+    return digest
+
+
+class EntityFetcher:
+    """Fetches entities of one backup from one PBX into the artifact store."""
+
+    def __init__(self, client: PbxClient, artifacts: ArtifactStore, spec: BackupSpec) -> None:
+        self.client = client
+        self.artifacts = artifacts
+        self.spec = spec
+
+    async def fetch(self, item: WorkItem) -> EntityResult:
+        """Fetch and store one entity. Raises ArtifactStoreFailure when the store fails."""
+        calls = _Calls()
+        try:
+            document = await self._document(item, calls)
+        except PbxNotFound:
+            return EntityResult("ignored", message=f"the host cannot serve {item.entity}")
+        except (PbxCallFailed, PbxRejected) as error:
+            return EntityResult(
+                "error",
+                message=str(error),
+                successful_calls=calls.ok,
+                error_calls=calls.errors,
+            )
+        try:
+            digest = await asyncio.to_thread(
+                store_renderings, self.artifacts, document, wants_xml(self.spec)
+            )
+        except OSError as error:
+            raise ArtifactStoreFailure(str(error)) from error
+        if downloads_media(self.spec, item.entity):
+            for file_id, expected in media_refs(document):
+                await self._download(item, file_id, expected, calls)
+        return EntityResult(
+            "success", digest=digest, successful_calls=calls.ok, error_calls=calls.errors
+        )
+
+    async def _document(self, item: WorkItem, calls: _Calls) -> Any:
+        if item.entity == RECORDINGS and item.user_id is None:
+            return await self._paged(item.path, calls)
+        return await self._counted(item.path, None, calls)
+
+    async def _counted(
+        self, path: str, params: dict[str, str | int] | None, calls: _Calls, *, paged: bool = False
+    ) -> Any:
+        """One GET, counted. A page that is not a ``{total, items}`` list is a failed call."""
+        try:
+            value = await self.client.get_json(path, params)
+            if paged and not (isinstance(value, dict) and isinstance(value.get("items"), list)):
+                raise PbxCallFailed(path, 1, 200, "the answer is not a {total, items} list")
+        except (PbxCallFailed, PbxRejected):
+            calls.errors += 1
+            raise
+        calls.ok += 1
+        return value
+
+    async def _paged(self, path: str, calls: _Calls) -> dict[str, Any]:
+        """A ``{total, items}`` list read page by page, each page one call, kept in the
+        PBX's own shape so a restore reads it like the PBX's answer."""
+        items: list[Any] = []
+        page = 1
+        while True:
+            params: dict[str, str | int] = {"_page": page, "_pagesize": PAGE_SIZE}
+            body = await self._counted(path, params, calls, paged=True)
+            page_items: list[Any] = body["items"]
+            items.extend(page_items)
+            total = body.get("total")
+            # Without the optional total, a short page is the last one.
+            last = len(items) >= total if isinstance(total, int) else len(page_items) < PAGE_SIZE
+            if last or not page_items:
+                return {"items": items, "total": len(items)}
+            page += 1
+
+    async def _download(self, item: WorkItem, file_id: str, expected: str, calls: _Calls) -> None:
+        """Stream one media file into the store and check it is the file the document lists."""
+        path = media_path(item.tenant_id, item.group_id, file_id)
+        try:
+            async with contextlib.aclosing(self.client.stream(path)) as chunks:
+                stored = await self.artifacts.put_stream(chunks)
+        except (PbxCallFailed, PbxRejected, PbxNotFound):
+            calls.errors += 1
+            return
+        except OSError as error:
+            raise ArtifactStoreFailure(str(error)) from error
+        if stored.digest == expected:
+            calls.ok += 1
+        else:
+            calls.errors += 1

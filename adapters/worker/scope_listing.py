@@ -1,0 +1,114 @@
+"""Resolving a backup's scope into work items: which groups and users the PBX has now.
+
+The scope is listed from the PBX when the job runs (and again when it is resumed), not when
+it is requested: a backup is of what the host holds when it is taken. Listing calls are not
+entity calls, so they are not counted in the backup's successful / error calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.worker.entities import RECORDINGS, WorkItem, group_path, tenant_path
+from domain.backup import BackupSpec
+from domain.catalogue import BackupKind
+from domain.scope import Scope
+
+
+class ScopeUnavailable(Exception):
+    """The scope cannot be listed; the message says why, for the job's failure reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMembers:
+    """One group of the scope and the users it has now."""
+
+    tenant_id: str
+    group_id: str
+    user_ids: tuple[str, ...]
+
+
+def _ids(items: list[dict[str, object]]) -> list[str]:
+    return [str(item["id"]) for item in items if item.get("id") is not None]
+
+
+class ScopeLister:
+    """Lists tenants, groups and users of one scope on one PBX."""
+
+    def __init__(self, client: PbxClient, scope: Scope) -> None:
+        self.client = client
+        self.scope = scope
+
+    async def groups(self) -> list[GroupMembers]:
+        """Every group of the scope with its users; ScopeUnavailable when that cannot be
+        known (the host does not answer, or the tenant or group does not exist)."""
+        try:
+            return await self._groups()
+        except PbxCallFailed as error:
+            raise ScopeUnavailable(f"host unreachable: {error}") from error
+        except PbxRejected as error:
+            raise ScopeUnavailable(f"host refused to list the scope: {error}") from error
+        except PbxNotFound as error:
+            raise ScopeUnavailable(f"host cannot list the scope: {error}") from error
+
+    async def _groups(self) -> list[GroupMembers]:
+        scope = self.scope
+        if scope.tenant_id is None:
+            tenants = _ids(await self.client.list_all("/1.0/tenants/"))
+        else:
+            tenants = [scope.tenant_id]
+        found: list[GroupMembers] = []
+        for tenant in tenants:
+            if scope.group_id is not None:
+                groups = [scope.group_id]
+            else:
+                groups = await self._group_ids(tenant)
+            members = await asyncio.gather(*(self._members(tenant, g) for g in groups))
+            found.extend(members)
+        return found
+
+    async def _group_ids(self, tenant: str) -> list[str]:
+        try:
+            return _ids(await self.client.list_all(f"{tenant_path(tenant)}/groups/"))
+        except PbxNotFound:
+            raise ScopeUnavailable(self._missing(tenant)) from None
+
+    async def _members(self, tenant: str, group: str) -> GroupMembers:
+        try:
+            users = await self.client.list_all(f"{group_path(tenant, group)}/users/")
+        except PbxNotFound:
+            # One more call tells an unknown tenant from an unknown group, so the failure
+            # reason names the right one.
+            await self._group_ids(tenant)
+            raise ScopeUnavailable(self._missing(tenant, group)) from None
+        return GroupMembers(tenant, group, tuple(_ids(users)))
+
+    def _missing(self, tenant: str, group: str | None = None) -> str:
+        host = self.scope.host_id
+        if group is None:
+            return f"tenant {tenant} not found on host {host}"
+        return f"group {group} not found in tenant {tenant} on host {host}"
+
+
+def work_items(spec: BackupSpec, groups: list[GroupMembers]) -> list[WorkItem]:
+    """The entities of the backup, group by group: the group's entities, its recordings
+    (DATA backups), then each user's entities, in the order the PBX lists them."""
+    group_entities = list(dict.fromkeys(spec.group_entities))
+    if spec.kind == BackupKind.DATA:
+        group_entities.append(RECORDINGS)
+    user_entities = list(dict.fromkeys(spec.user_entities))
+    items: dict[str, WorkItem] = {}
+    for group in groups:
+        t, g = group.tenant_id, group.group_id
+        batch = [WorkItem(t, g, entity) for entity in group_entities]
+        for user in group.user_ids:
+            batch.extend(WorkItem(t, g, entity, user) for entity in user_entities)
+        for item in batch:
+            # A key is recorded once per backup: a user listed twice is fetched once.
+            items.setdefault(item.key, item)
+    return list(items.values())
+
+
+__all__ = ["GroupMembers", "ScopeLister", "ScopeUnavailable", "work_items"]
