@@ -14,6 +14,7 @@ from uuid import UUID
 import orjson
 
 from adapters.settings import Settings
+from api.serve import add_serve_parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Event-sourced backup and restore for multi-tenant PBX configuration.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    add_serve_parser(sub)
     _add_sandbox_parser(sub)
     p = sub.add_parser("history", help="print the audit trail of one backup, restore or host")
     p.add_argument("id", help="the backup's (or restore's) id")

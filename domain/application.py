@@ -34,7 +34,7 @@ from domain.errors import (
     UnknownPlan,
     WaitingForPredecessor,
 )
-from domain.guards import HostActivity, NameClaim
+from domain.guards import HostActivity, HostDirectory, NameClaim
 from domain.host import Host, HostSettings, host_uuid
 from domain.job import Job
 from domain.lifecycle import Move
@@ -92,7 +92,9 @@ class RewindApplication(Application[UUID]):
             if host_uuid(host_id) in self.repository:
                 raise HostAlreadyRegistered(f"host {host_id!r} is already registered")
             host = Host(host_id=host_id, settings=settings, principal=principal)
-            self.save(host)
+            directory = self._get_or_open(HostDirectory, HostDirectory.create_id())
+            directory.add(host_id)
+            self.save(host, directory)
             return host
 
         return self._retrying(command)
@@ -113,6 +115,10 @@ class RewindApplication(Application[UUID]):
             raise UnknownHost(f"The backup host does not exist: {host_id!r}") from None
         assert isinstance(host, Host)
         return host
+
+    def list_hosts(self) -> list[Host]:
+        directory = self._get_or_open(HostDirectory, HostDirectory.create_id())
+        return [self.get_host(host_id) for host_id in directory.host_ids]
 
     def has_host(self, host_id: str) -> bool:
         return host_uuid(host_id) in self.repository

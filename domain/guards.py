@@ -175,3 +175,30 @@ class NameClaim(Aggregate):
     @event(Released)
     def _released(self, backup_id: UUID) -> None:
         self.holder = None
+
+
+class HostDirectory(Aggregate):
+    """The ids of every registered host, saved with each registration: listing hosts needs
+    no read model, and two registrations of one id cannot both land."""
+
+    @staticmethod
+    def create_id(**_: Any) -> UUID:
+        return guard_id("host-directory", "all")
+
+    class Opened(Aggregate.Created):
+        pass
+
+    @event(Opened)
+    def __init__(self) -> None:
+        self.host_ids: list[str] = []
+
+    def add(self, host_id: str) -> None:
+        if host_id not in self.host_ids:
+            self._added(host_id=host_id)
+
+    class Added(Aggregate.Event):
+        host_id: str
+
+    @event(Added)
+    def _added(self, host_id: str) -> None:
+        self.host_ids.append(host_id)

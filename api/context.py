@@ -1,0 +1,75 @@
+"""What the request handlers share, kept on the aiohttp application under one key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from adapters.artifacts import ArtifactStore
+from adapters.pbx_client import PbxCallFailed, PbxClient, PbxError, PbxNotFound
+from adapters.secrets import Sealer
+from adapters.settings import Settings
+from domain.application import RewindApplication
+from domain.errors import NotFound
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    app: RewindApplication
+    artifacts: ArtifactStore
+    sealer: Sealer
+    nudge: Callable[[], None] = lambda: None
+    ready: bool = False
+    _probes: dict[str, PbxClient] = field(default_factory=dict)
+
+    async def run(self, command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run an event-store command off the event loop, then wake the worker."""
+        result = await asyncio.to_thread(command, *args, **kwargs)
+        self.nudge()
+        return result
+
+    async def query(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(query, *args, **kwargs)
+
+    async def check_scope_exists(
+        self, base_url: str, tenant_id: str | None, group_id: str | None
+    ) -> None:
+        """Refuse (404 naming the field) a tenant or group the host does not have. An
+        unreachable host is not a reason to refuse: the worker will report it."""
+        if tenant_id is None:
+            return
+        client = self._probes.get(base_url)
+        if client is None:
+            client = PbxClient(base_url, attempts=1, timeout_s=3.0, concurrency=4)
+            self._probes[base_url] = client
+        try:
+            await client.get_json(f"/1.0/tenants/{tenant_id}/groups/", {"_pagesize": 1})
+        except PbxNotFound:
+            raise NotFound(f"tenant_id: the host has no tenant {tenant_id!r}") from None
+        except (PbxCallFailed, PbxError):
+            return
+        if group_id is None:
+            return
+        try:
+            await client.get_json(
+                f"/1.0/tenants/{tenant_id}/groups/{group_id}/users/", {"_pagesize": 1}
+            )
+        except PbxNotFound:
+            raise NotFound(f"group_id: tenant {tenant_id!r} has no group {group_id!r}") from None
+        except (PbxCallFailed, PbxError):
+            return
+
+    async def close(self) -> None:
+        for client in self._probes.values():
+            await client.close()
+        self._probes.clear()
+
+
+SERVICES = web.AppKey("services", Services)

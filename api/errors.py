@@ -1,0 +1,69 @@
+"""One error middleware: every failure becomes seed 003's shape, a JSON list of messages,
+with the right status; domain errors add their stable code in ``X-Rewind-Error-Code``.
+No input can produce a traceback in a response."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+
+from domain.errors import DomainError
+
+log = structlog.get_logger("rewind.api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BadRequest(Exception):
+    """A request problem found outside pydantic (malformed JSON, a bad header)."""
+
+    def __init__(self, status: int, *messages: str) -> None:
+        super().__init__(messages[0] if messages else "bad request")
+        self.status = status
+        self.messages = list(messages)
+
+
+def error_response(status: int, messages: list[str], code: int | None = None) -> web.Response:
+    response = web.json_response(messages, status=status)
+    if code is not None:
+        response.headers["X-Rewind-Error-Code"] = str(code)
+    return response
+
+
+def validation_messages(error: ValidationError) -> list[str]:
+    """Seed 003's wording first ("Incorrect parameters sent: a, b"), then one line each."""
+    fields: list[str] = []
+    details: list[str] = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "body"
+        if name not in fields:
+            fields.append(name)
+        details.append(f"{name}: {item['msg']}")
+    return [f"Incorrect parameters sent: {', '.join(fields)}", *details]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DomainError as error:
+        return error_response(error.status, [error.message], error.code)
+    except ValidationError as error:
+        return error_response(400, validation_messages(error))
+    except BadRequest as error:
+        return error_response(error.status, error.messages)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        message = error.text if error.text and not error.text.startswith("{") else error.reason
+        response = error_response(error.status, [message or error.reason])
+        for header in ("Allow", "WWW-Authenticate"):
+            if header in error.headers:
+                response.headers[header] = error.headers[header]
+        return response
+    except Exception:
+        log.exception("unhandled error", path=request.path, method=request.method)
+        return error_response(500, ["internal error; the server log has the details"])

@@ -1,0 +1,49 @@
+"""Seed 003's content rules: 406 when the client accepts nothing we produce, 415 when a body
+comes in a type we do not read, 400 for a body that is not a JSON object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from api.errors import BadRequest, Handler, error_response
+
+JSON = "application/json"
+MAX_BODY_BYTES = 1 << 20
+
+
+def accepts_json(accept: str) -> bool:
+    if not accept.strip():
+        return True
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in ("*/*", "application/*", JSON) or media.endswith("+json"):
+            return True
+    return False
+
+
+@web.middleware
+async def negotiation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not accepts_json(request.headers.get("Accept", "")):
+        return error_response(406, [f"Only {JSON} can be produced; Accept was refused"])
+    return await handler(request)
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is an empty object."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise BadRequest(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    if request.content_type != JSON:
+        raise BadRequest(415, f"Content-Type must be {JSON}, got {request.content_type}")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(400, f"Malformed JSON body: {error}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(400, "The JSON body must be an object")
+    return body

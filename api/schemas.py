@@ -1,0 +1,150 @@
+"""Request and response bodies of the native API (pydantic: validated in, documented out).
+
+Unknown fields are refused (400 naming them), entity names must be in the catalogue for the
+list they are in, and ids follow domain.scope's charset, so nothing odd reaches a command.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES, BackupKind, BackupType, OutputFormat
+from domain.scope import check_name
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_entities(values: list[str], allowed: tuple[str, ...], field: str) -> list[str]:
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        msg = f"{field}: unknown entities {unknown}; allowed: {', '.join(allowed)}"
+        raise ValueError(msg)
+    if len(set(values)) != len(values):
+        raise ValueError(f"{field}: an entity is listed twice")
+    return values
+
+
+class BackupRequest(Strict):
+    """POST /api/v1/backups."""
+
+    tenant_id: str | None = None
+    group_id: str | None = None
+    host_id: str = "default"
+    group: list[str] = Field(default_factory=lambda: list(GROUP_ENTITIES))
+    user: list[str] = Field(default_factory=lambda: list(USER_ENTITIES))
+    formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat.JSON])
+    download_announcement_files: bool = False
+    force_backup: bool = False
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=255)
+    type: BackupType = BackupType.FULL
+    kind: BackupKind = BackupKind.CONFIG
+
+    @field_validator("tenant_id", "group_id", "host_id")
+    @classmethod
+    def _ids(cls, value: str | None, info: Any) -> str | None:
+        return None if value is None else check_name(value, info.field_name)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not all(c.isalnum() or c in "_-." for c in value):
+            raise ValueError("name must contain only alphanumerics and '_', '-' or '.'")
+        return value
+
+    @field_validator("group")
+    @classmethod
+    def _group(cls, value: list[str]) -> list[str]:
+        return _check_entities(value, GROUP_ENTITIES, "group")
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: list[str]) -> list[str]:
+        return _check_entities(value, USER_ENTITIES, "user")
+
+    @field_validator("formats")
+    @classmethod
+    def _formats(cls, value: list[OutputFormat]) -> list[OutputFormat]:
+        if not value:
+            raise ValueError("formats: at least one of json, xml")
+        return sorted(set(value))
+
+
+class Accepted(BaseModel):
+    id: str
+    reference_id: str | None = None
+    status: str
+
+
+class Progress(BaseModel):
+    done: int
+    total: int | None
+
+
+class BackupView(BaseModel):
+    """GET /api/v1/backups/{id} (DESIGN.md, pinned interfaces)."""
+
+    id: str
+    reference_id: str
+    name: str
+    description: str | None
+    status: str
+    tenant_id: str | None
+    group_id: str | None
+    host_id: str
+    type: str
+    kind: str
+    progress: Progress
+    successful_calls: int
+    error_calls: int
+    has_errors: bool
+    start_datetime: datetime
+    end_datetime: datetime | None
+    failure_reason: str | None
+    is_valid: bool
+    size_on_disk: int
+    initiated_by: str
+
+
+class HostRequest(Strict):
+    """POST /api/v1/hosts. ``credentials`` are sealed at once and never returned."""
+
+    id: str | None = None
+    name: str = Field(min_length=1, max_length=100)
+    base_url: str = Field(pattern=r"^https?://[^\s]+$", max_length=2048)
+    credentials: str | None = Field(default=None, max_length=4096)
+    active: bool = True
+    is_console: bool = True
+    stores_data: bool = True
+    data_backups_configured: bool = True
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str | None) -> str | None:
+        return None if value is None else check_name(value, "id")
+
+
+class HostView(BaseModel):
+    id: str
+    name: str
+    base_url: str
+    has_credentials: bool
+    active: bool
+    is_console: bool
+    stores_data: bool
+    data_backups_configured: bool
+
+
+class ListOf(BaseModel):
+    """Seed 003's list shape."""
+
+    total: int
+    items: list[Any]
+
+
+Health = Literal["ok"]

@@ -1,0 +1,79 @@
+"""``rewind serve``: API, worker and (with --demo) a sandbox PBX in one process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from adapters.secrets import admin_token_hash
+from adapters.settings import Settings
+from api.server import DEMO_URL, ServeOptions, create_app
+
+
+def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the API and a worker (SQLite under ./rewind-data)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--data-dir", default=None, help="default: $REWIND_DATA_DIR or ./rewind-data")
+    p.add_argument("--pbx", default=None, metavar="URL", help="register this PBX as host 'default'")
+    p.add_argument("--demo", action="store_true", help="also run a sandbox PBX as host 'default'")
+    p.add_argument("--no-worker", action="store_true", help="API only (scale-out)")
+    p.set_defaults(func=cmd_serve)
+
+
+def _print_demo_help(base: str, token: str | None) -> None:
+    shown = token or "$REWIND_ADMIN_TOKEN"
+    print(f"admin token: {token}" if token else "admin token: (set by REWIND_ADMIN_TOKEN)")
+    print("try a backup of a demo group:")
+    print(
+        f"  curl -s -X POST {base}/api/v1/backups -H 'Authorization: Bearer {shown}' "
+        "-H 'Content-Type: application/json' "
+        '-d \'{"tenant_id": "t01", "group_id": "t01-g01", "download_announcement_files": true}\''
+    )
+    print(f"  curl -s {base}/api/v1/backups/ID -H 'Authorization: Bearer {shown}'", flush=True)
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    env_token = settings.admin_token.get_secret_value() if settings.admin_token else None
+    token_hash, new_token = admin_token_hash(settings.data_dir, env_token)
+    options = ServeOptions(
+        settings=settings,
+        admin_token_hash=token_hash,
+        pbx_url=args.pbx,
+        demo=args.demo,
+        run_worker=not args.no_worker,
+    )
+    app = create_app(options)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, args.host, args.port)
+    await site.start()
+    base = f"http://{args.host}:{args.port}"
+    print(f"listening on {base}", flush=True)
+    if new_token and not args.demo:
+        print(f"admin token (shown once, keep it): {new_token}", flush=True)
+    if args.demo:
+        print(f"demo sandbox PBX at {app[DEMO_URL]} (host 'default')")
+        _print_demo_help(base, new_token)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if args.data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args, settings))
+    return 0

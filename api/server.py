@@ -1,0 +1,137 @@
+"""The aiohttp application: an app factory in aiohttp's style, with cleanup contexts that
+open the event store, start the demo sandbox, and run the worker, each undone in reverse
+order on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from adapters.artifacts import ArtifactStore
+from adapters.event_store import open_application
+from adapters.sandbox import SandboxConfig, start_sandbox
+from adapters.secrets import load_sealer
+from adapters.settings import Settings
+from api.auth import ADMIN_TOKEN_HASH, auth_middleware
+from api.context import SERVICES, Services
+from api.errors import error_middleware
+from api.negotiation import MAX_BODY_BYTES, negotiation_middleware
+from api.routes_native import routes
+from domain.errors import UnknownHost
+from domain.host import HostSettings
+from domain.plan import DEFAULT_HOST_ID
+
+log = structlog.get_logger("rewind.server")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    settings: Settings
+    admin_token_hash: str
+    pbx_url: str | None = None
+    demo: bool = False
+    run_worker: bool = True
+
+
+OPTIONS = web.AppKey("options", ServeOptions)
+DEMO_URL = web.AppKey("demo_url", str)
+
+
+def worker_id_for(data_dir: Path) -> str:
+    """A stable id per data directory, so a restarted server resumes its own interrupted
+    jobs at once instead of waiting for their lease to expire."""
+    path = data_dir / "worker-id"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"serve-{uuid.uuid4().hex[:12]}\n")
+    return path.read_text().strip()
+
+
+async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[OPTIONS].settings
+    rewind = await asyncio.to_thread(open_application, settings)
+    artifacts = ArtifactStore(settings.data_dir / "artifacts")
+    services = Services(
+        settings=settings,
+        app=rewind,
+        artifacts=artifacts,
+        sealer=load_sealer(settings.data_dir),
+    )
+    app[SERVICES] = services
+    yield
+    await services.close()
+    await asyncio.to_thread(rewind.close)
+
+
+def _ensure_default_host(services: Services, base_url: str, name: str) -> None:
+    """Register (or re-point) the default host at ``base_url``."""
+    app = services.app
+    try:
+        host = app.get_host(DEFAULT_HOST_ID)
+    except UnknownHost:
+        app.register_host(DEFAULT_HOST_ID, HostSettings(name=name, base_url=base_url), "system")
+        return
+    if host.settings.base_url != base_url:
+        settings = host.settings.model_copy(update={"base_url": base_url})
+        app.update_host(DEFAULT_HOST_ID, settings, "system")
+
+
+async def _default_host_ctx(app: web.Application) -> AsyncIterator[None]:
+    options = app[OPTIONS]
+    services = app[SERVICES]
+    runner: web.AppRunner | None = None
+    if options.demo:
+        runner, url = await start_sandbox(SandboxConfig(port=0))
+        app[DEMO_URL] = url
+        await asyncio.to_thread(_ensure_default_host, services, url, "demo sandbox")
+    elif options.pbx_url:
+        await asyncio.to_thread(_ensure_default_host, services, options.pbx_url, "pbx")
+    yield
+    if runner is not None:
+        await runner.cleanup()
+
+
+async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
+    options = app[OPTIONS]
+    services = app[SERVICES]
+    task: asyncio.Task[None] | None = None
+    if options.run_worker:
+        from adapters.worker import Worker
+
+        worker = Worker(
+            services.app,
+            services.artifacts,
+            worker_id=worker_id_for(options.settings.data_dir),
+            lease_seconds=options.settings.lease_seconds,
+            max_jobs=options.settings.worker_concurrency,
+        )
+        services.nudge = worker.nudge
+        task = asyncio.create_task(worker.run(), name="rewind-worker")
+    services.ready = True
+    yield
+    services.ready = False
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(options: ServeOptions) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware, negotiation_middleware, auth_middleware],
+        client_max_size=MAX_BODY_BYTES,
+    )
+    app[OPTIONS] = options
+    app[ADMIN_TOKEN_HASH] = options.admin_token_hash
+    app.cleanup_ctx.append(_services_ctx)
+    app.cleanup_ctx.append(_default_host_ctx)
+    app.cleanup_ctx.append(_worker_ctx)
+    app.add_routes(routes)
+    return app

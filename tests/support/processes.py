@@ -1,0 +1,98 @@
+"""Real processes for end-to-end tests: ``rewind serve`` and ``rewind sandbox`` started as
+the README starts them, on free loopback ports, stopped (or SIGKILLed) by the test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REWIND = str(Path(sys.executable).parent / "rewind")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Running:
+    """A started process whose output is collected line by line in the background."""
+
+    proc: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+
+    def wait_for_line(self, prefix: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if line.startswith(prefix):
+                    return line
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        output = "".join(self.lines)
+        raise AssertionError(f"no line starting {prefix!r} within {timeout}s; output:\n{output}")
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no flush, as a crash would."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start(
+    args: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Running:
+    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [REWIND, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+    )
+    running = Running(proc)
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            running.lines.append(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return running
+
+
+def start_sandbox(*flags: str) -> tuple[Running, str]:
+    port = free_port()
+    sandbox = start(["sandbox", "--port", str(port), *flags])
+    sandbox.wait_for_line("sandbox PBX listening on")
+    return sandbox, f"http://127.0.0.1:{port}"
+
+
+def start_serve(data_dir: Path, token: str, *flags: str) -> tuple[Running, str]:
+    port = free_port()
+    serve = start(
+        ["serve", "--port", str(port), "--data-dir", str(data_dir), *flags],
+        env={"REWIND_ADMIN_TOKEN": token, "REWIND_LOG_FORMAT": "json"},
+    )
+    serve.wait_for_line("listening on")
+    return serve, f"http://127.0.0.1:{port}"
