@@ -18,9 +18,15 @@ from eventsourcing.utils import get_topic
 
 from adapters.serialization import OrjsonTranscoder, PydanticMapper
 from adapters.settings import Settings
+from adapters.sqlite_subscription import NotifyingSQLiteApplicationRecorder
 from domain.application import RewindApplication
 
 EVENTS_FILE = "events.sqlite"
+
+
+VIEWS_FILE = "views.sqlite"
+VIEWS_NAME = "RewindViews"
+"""The projection's name: it prefixes its settings (e.g. REWINDVIEWS_SQLITE_DBNAME)."""
 
 
 def sqlite_env(data_dir: Path) -> dict[str, str]:
@@ -29,6 +35,8 @@ def sqlite_env(data_dir: Path) -> dict[str, str]:
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(data_dir / EVENTS_FILE),
         "SQLITE_LOCK_TIMEOUT": "30",
+        "APPLICATION_RECORDER_TOPIC": get_topic(NotifyingSQLiteApplicationRecorder),
+        f"{VIEWS_NAME.upper()}_SQLITE_DBNAME": str(data_dir / VIEWS_FILE),
     }
 
 
@@ -64,6 +72,11 @@ def application_env(settings: Settings) -> dict[str, str]:
         env = postgres_env(settings.database_url.get_secret_value())
     else:
         env = sqlite_env(settings.data_dir)
+    # A cache of reconstructed aggregates, fast-forwarded from the store on every read (so
+    # other processes' writes are seen) and deep-copied out (so a refused command cannot
+    # corrupt it): guards, hosts and plans are read on every command.
+    env["AGGREGATE_CACHE_MAXSIZE"] = "1000"
+    env["AGGREGATE_CACHE_FASTFORWARD"] = "y"
     env["MAPPER_TOPIC"] = get_topic(PydanticMapper)
     env["TRANSCODER_TOPIC"] = get_topic(OrjsonTranscoder)
     return env
@@ -75,20 +88,25 @@ CREATE ... IF NOT EXISTS statements concurrently, which PostgreSQL can refuse ("
 concurrently updated"); an advisory lock makes them take turns."""
 
 
-@contextmanager
-def _schema_lock(env: dict[str, str]) -> Iterator[None]:
-    if env["PERSISTENCE_MODULE"] != "eventsourcing.postgres":
-        yield
-        return
-    with psycopg.connect(
+def pg_connect(env: dict[str, str]) -> psycopg.Connection[tuple[object, ...]]:
+    """An autocommit connection to the database a POSTGRES_* environment names."""
+    return psycopg.connect(
         dbname=env["POSTGRES_DBNAME"],
         host=env["POSTGRES_HOST"],
         port=env["POSTGRES_PORT"],
         user=env["POSTGRES_USER"],
         password=env["POSTGRES_PASSWORD"] or None,
-        connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+        connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "10")),
         autocommit=True,
-    ) as conn:
+    )
+
+
+@contextmanager
+def _schema_lock(env: dict[str, str]) -> Iterator[None]:
+    if env["PERSISTENCE_MODULE"] != "eventsourcing.postgres":
+        yield
+        return
+    with pg_connect(env) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
         try:
             yield

@@ -15,6 +15,9 @@ from adapters.secrets import Sealer
 from adapters.settings import Settings
 from domain.application import RewindApplication
 from domain.errors import NotFound
+from projections.service import ViewsService
+
+READ_YOUR_WRITES_TIMEOUT = 5.0
 
 T = TypeVar("T")
 
@@ -25,14 +28,24 @@ class Services:
     app: RewindApplication
     artifacts: ArtifactStore
     sealer: Sealer
+    views: ViewsService
     nudge: Callable[[], None] = lambda: None
     ready: bool = False
     _probes: dict[str, PbxClient] = field(default_factory=dict)
 
     async def run(self, command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run an event-store command off the event loop, then wake the worker."""
-        result = await asyncio.to_thread(command, *args, **kwargs)
+        """Run an event-store command off the event loop, wake the worker, and answer only
+        once every view has applied the command's events (read-your-writes)."""
+
+        def call() -> tuple[T, int]:
+            self.app.reset_saved_position()
+            result = command(*args, **kwargs)
+            return result, self.app.saved_position()
+
+        result, position = await asyncio.to_thread(call)
         self.nudge()
+        if position:
+            await self.views.waiter.wait(position, READ_YOUR_WRITES_TIMEOUT)
         return result
 
     async def query(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:

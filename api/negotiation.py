@@ -1,5 +1,6 @@
 """Seed 003's content rules: 406 when the client accepts nothing we produce, 415 when a body
-comes in a type we do not read, 400 for a body that is not a JSON object."""
+comes in a type we do not read, 400 for a body that is not a JSON object. The APIO dialect's
+routes (paths with ``/batch/``, seed 000's "Backup builds") also answer in XML."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from aiohttp import web
 from api.errors import BadRequest, Handler, error_response
 
 JSON = "application/json"
+XML_TYPES = ("application/xml", "text/xml")
+XML_PATH_MARK = "/batch/"
 MAX_BODY_BYTES = 1 << 20
 
 
@@ -24,10 +27,22 @@ def accepts_json(accept: str) -> bool:
     return False
 
 
+def accepts_xml(accept: str) -> bool:
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in XML_TYPES:
+            return True
+    return False
+
+
 @web.middleware
 async def negotiation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not accepts_json(request.headers.get("Accept", "")):
-        return error_response(406, [f"Only {JSON} can be produced; Accept was refused"])
+    accept = request.headers.get("Accept", "")
+    if not accepts_json(accept):
+        if XML_PATH_MARK in request.path and accepts_xml(accept):
+            return await handler(request)
+        produced = f"{JSON} or {' or '.join(XML_TYPES)}" if XML_PATH_MARK in request.path else JSON
+        return error_response(406, [f"Only {produced} can be produced; Accept was refused"])
     return await handler(request)
 
 

@@ -5,16 +5,29 @@ from __future__ import annotations
 import re
 from uuid import UUID
 
+import orjson
 from aiohttp import web
 
+from api.apio_report import backup_data, load_configs
 from api.auth import PRINCIPAL
 from api.context import SERVICES, Services
 from api.negotiation import read_json_object
-from api.schemas import Accepted, BackupRequest, BackupView, HostRequest, HostView, Progress
-from domain.backup import Backup, BackupSpec
+from api.schemas import (
+    Accepted,
+    BackupRequest,
+    BackupView,
+    HostRequest,
+    HostView,
+    ListQuery,
+    PageQuery,
+    Progress,
+    ReportQuery,
+)
+from domain.backup import BackupSpec
 from domain.errors import NotFound
 from domain.host import Host, HostSettings
 from domain.scope import Scope
+from projections.rows import BackupRow
 
 routes = web.RouteTableDef()
 
@@ -30,45 +43,41 @@ def _json(model: object, status: int = 200) -> web.Response:
     return web.json_response(model.model_dump(mode="json"), status=status)
 
 
-def _backup_id(request: web.Request) -> UUID:
-    raw = request.match_info["backup_id"]
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise NotFound(f"backup {raw[:80]!r} not found") from None
-
-
-def backup_view(backup: Backup) -> BackupView:
-    scope = backup.scope
+def backup_view(row: BackupRow) -> BackupView:
     return BackupView(
-        id=str(backup.id),
-        reference_id=backup.reference_id,
-        name=backup.name,
-        description=backup.spec.description,
-        status=backup.status,
-        tenant_id=scope.tenant_id,
-        group_id=scope.group_id,
-        host_id=scope.host_id,
-        type=backup.spec.backup_type.value,
-        kind=backup.spec.kind.value,
-        progress=Progress(done=backup.done, total=backup.total),
-        successful_calls=backup.successful_calls,
-        error_calls=backup.error_calls,
-        has_errors=backup.has_errors,
-        start_datetime=backup.started_at,
-        end_datetime=backup.ended_at,
-        failure_reason=backup.failure_reason,
-        is_valid=backup.is_valid,
-        size_on_disk=backup.size_on_disk,
-        initiated_by=backup.principal,
+        id=row.id,
+        reference_id=row.reference_id,
+        name=row.name,
+        description=row.description,
+        status=row.status,
+        tenant_id=row.tenant_id,
+        group_id=row.group_id,
+        host_id=row.host_id,
+        type=row.type,
+        kind=row.kind,
+        progress=Progress(done=row.done, total=row.total),
+        successful_calls=row.successful_calls,
+        error_calls=row.error_calls,
+        has_errors=row.error_calls > 0,
+        start_datetime=row.created_at,
+        end_datetime=row.ended_at,
+        failure_reason=row.failure_reason,
+        is_valid=row.status == "SUCCESS",
+        size_on_disk=row.size_on_disk,
+        initiated_by=row.principal,
     )
 
 
-async def _get_backup(request: web.Request) -> Backup:
-    backup = await _services(request).query(_services(request).app.get_backup, _backup_id(request))
-    if backup.purged:
-        raise NotFound(f"backup {backup.id} not found (it was deleted)")
-    return backup
+async def find_backup_row(services: Services, backup_id: str) -> BackupRow:
+    """A backup of the poll view by its id or its reference id; 404 when there is none
+    (deleted backups have left the views)."""
+    view = services.views.view
+    row = await services.query(view.backup, backup_id)
+    if row is None:
+        row = await services.query(view.backup_by_reference, backup_id)
+    if row is None:
+        raise NotFound(f"backup {backup_id[:80]!r} not found")
+    return row
 
 
 @routes.post("/api/v1/backups")
@@ -96,16 +105,59 @@ async def start_backup(request: web.Request) -> web.Response:
     return _json(accepted, status=202)
 
 
+@routes.get("/api/v1/backups")
+async def list_backups(request: web.Request) -> web.Response:
+    """Seed 003's list: ``{total, items}``, ``_page`` (from 1) and ``_pagesize``; newest
+    first; filters by tenant, group, host, status, type, kind and time windows."""
+    services = _services(request)
+    query = ListQuery.from_request(request)
+    total, rows = await services.query(
+        services.views.view.list_backups, query.filters(), query.offset(), query.pagesize
+    )
+    items = [backup_view(r).model_dump(mode="json") for r in rows]
+    return web.json_response({"total": total, "items": items})
+
+
 @routes.get("/api/v1/backups/{backup_id}")
 async def get_backup(request: web.Request) -> web.Response:
-    return _json(backup_view(await _get_backup(request)))
+    services = _services(request)
+    return _json(backup_view(await find_backup_row(services, request.match_info["backup_id"])))
+
+
+@routes.get("/api/v1/backups/{backup_id}/events")
+async def backup_events(request: web.Request) -> web.Response:
+    """The backup's audit trail: every event, in order, with its principal."""
+    services = _services(request)
+    row = await find_backup_row(services, request.match_info["backup_id"])
+    query = PageQuery.from_request(request)
+    entries = await services.query(services.views.view.audit, row.id)
+    page = entries[query.offset() : query.offset() + query.pagesize]
+    items = [
+        {**e.model_dump(mode="json", exclude={"payload"}), "payload": orjson.loads(e.payload)}
+        for e in page
+    ]
+    return web.json_response({"total": len(entries), "items": items})
+
+
+@routes.get("/api/v1/backups/{backup_id}/report")
+async def backup_report(request: web.Request) -> web.Response:
+    """Seed 000's report: ``main`` plus per-entity success / errors / ignored_entities;
+    ``type=full`` adds each entity's configuration (the same builder as the APIO dialect)."""
+    services = _services(request)
+    row = await find_backup_row(services, request.match_info["backup_id"])
+    query = ReportQuery.from_request(request)
+    outcomes = await services.query(services.views.view.outcomes, row.id)
+    configs = None
+    if query.type == "full":
+        configs = await services.query(load_configs, services.artifacts, row, outcomes)
+    return web.json_response(backup_data(row, outcomes, configs))
 
 
 @routes.post("/api/v1/backups/{backup_id}/cancel")
 async def cancel_backup(request: web.Request) -> web.Response:
     services = _services(request)
-    backup = await _get_backup(request)
-    job = await services.run(services.app.cancel, backup.id, request[PRINCIPAL])
+    row = await find_backup_row(services, request.match_info["backup_id"])
+    job = await services.run(services.app.cancel, UUID(row.id), request[PRINCIPAL])
     return _json(Accepted(id=str(job.id), status=job.status), status=202)
 
 
@@ -163,6 +215,15 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     services = _services(request)
-    if not services.ready:
-        return web.json_response({"status": "starting"}, status=503)
-    return web.json_response({"status": "ready"})
+    views = services.views
+    checks = {
+        "event_store": "ok",
+        "views": "ok" if views.running and views.last_error is None else "failing",
+        "worker": "ok" if services.ready else "starting",
+    }
+    body: dict[str, object] = {"checks": checks, "view_restarts": views.restarts}
+    if views.last_error:
+        body["views_error"] = views.last_error
+    ready = all(v == "ok" for v in checks.values())
+    body["status"] = "ready" if ready else "not ready"
+    return web.json_response(body, status=200 if ready else 503)

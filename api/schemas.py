@@ -7,12 +7,14 @@ list they are in, and ids follow domain.scope's charset, so nothing odd reaches 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES, BackupKind, BackupType, OutputFormat
 from domain.scope import check_name
+from projections.views import BackupFilters
 
 
 class Strict(BaseModel):
@@ -148,3 +150,66 @@ class ListOf(BaseModel):
 
 
 Health = Literal["ok"]
+
+
+class PageQuery(Strict):
+    """Seed 003's paging: ``_page`` counts from 1; ``_pagesize`` defaults to 100 (max 1000)."""
+
+    list_params: ClassVar[frozenset[str]] = frozenset()
+    page: int = Field(default=1, ge=1, alias="_page")
+    pagesize: int = Field(default=100, ge=1, le=1000, alias="_pagesize")
+
+    @classmethod
+    def from_request(cls, request: web.Request) -> Any:
+        data: dict[str, Any] = {}
+        for key in request.query:
+            values = request.query.getall(key)
+            data[key] = values if len(values) > 1 or key in cls.list_params else values[0]
+        return cls.model_validate(data)
+
+    def offset(self) -> int:
+        return (self.page - 1) * self.pagesize
+
+
+class ListQuery(PageQuery):
+    """GET /api/v1/backups filters; ``status`` and ``type`` may repeat or be comma-separated."""
+
+    list_params: ClassVar[frozenset[str]] = frozenset({"status", "type"})
+
+    tenant_id: str | None = None
+    group_id: str | None = None
+    host_id: str | None = None
+    status: list[str] | None = None
+    type: list[str] | None = None
+    kind: BackupKind | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    ended_after: datetime | None = None
+    ended_before: datetime | None = None
+
+    @field_validator("status", "type", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [part for item in value for part in str(item).split(",") if part]
+        return value
+
+    def filters(self) -> BackupFilters:
+        return BackupFilters(
+            tenant_id=self.tenant_id,
+            group_id=self.group_id,
+            host_id=self.host_id,
+            status=[s.upper() for s in self.status] if self.status else None,
+            type=self.type,
+            kind=self.kind.value if self.kind else None,
+            started_after=self.started_after,
+            started_before=self.started_before,
+            ended_after=self.ended_after,
+            ended_before=self.ended_before,
+        )
+
+
+class ReportQuery(PageQuery):
+    """GET /api/v1/backups/{id}/report: ``type`` report (summary) or full (with config)."""
+
+    type: Literal["report", "full"] = "report"

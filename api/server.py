@@ -23,10 +23,12 @@ from api.auth import ADMIN_TOKEN_HASH, auth_middleware
 from api.context import SERVICES, Services
 from api.errors import error_middleware
 from api.negotiation import MAX_BODY_BYTES, negotiation_middleware
+from api.routes_apio import apio_routes
 from api.routes_native import routes
 from domain.errors import UnknownHost
 from domain.host import HostSettings
 from domain.plan import DEFAULT_HOST_ID
+from projections.service import ViewsService
 
 log = structlog.get_logger("rewind.server")
 
@@ -58,14 +60,24 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[OPTIONS].settings
     rewind = await asyncio.to_thread(open_application, settings)
     artifacts = ArtifactStore(settings.data_dir / "artifacts")
+    views = ViewsService(settings)
     services = Services(
         settings=settings,
         app=rewind,
         artifacts=artifacts,
         sealer=load_sealer(settings.data_dir),
+        views=views,
     )
     app[SERVICES] = services
+    views_task = asyncio.create_task(views.run(), name="rewind-views")
+    while views.runner is None and not views_task.done():
+        await asyncio.sleep(0.01)
+    if views_task.done():
+        views_task.result()
     yield
+    views_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await views_task
     await services.close()
     await asyncio.to_thread(rewind.close)
 
@@ -134,4 +146,5 @@ def create_app(options: ServeOptions) -> web.Application:
     app.cleanup_ctx.append(_default_host_ctx)
     app.cleanup_ctx.append(_worker_ctx)
     app.add_routes(routes)
+    app.add_routes(apio_routes)
     return app

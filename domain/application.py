@@ -12,7 +12,9 @@ the adapters pass in; this module does no I/O of its own.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
@@ -45,11 +47,21 @@ from domain.restore import Restore, RestoreSpec
 SW_VERSION = "0.1.0"
 """The version recorded in every backup (APIO's sw_version, QRadar's version)."""
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 16
 """How often a command is retried after losing a write race before it gives up (2009)."""
+
+
+def _backoff(attempt: int) -> None:
+    """Wait a little, randomly, before retrying a lost race: a request that cancels a busy
+    job competes with the worker appending that job's progress every few milliseconds."""
+    time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 7)))
+
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
+
+
+_saved = threading.local()
 
 
 class RewindApplication(Application[UUID]):
@@ -57,13 +69,31 @@ class RewindApplication(Application[UUID]):
 
     name = "rewind"
 
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Save, and remember (per thread) the log position of the last event written, so
+        the caller can wait for the views to reach it (read-your-writes)."""
+        recordings = super().save(*objs, **kwargs)
+        if recordings:
+            _saved.position = max(r.notification.id for r in recordings)
+        return recordings
+
+    @staticmethod
+    def reset_saved_position() -> None:
+        _saved.position = 0
+
+    @staticmethod
+    def saved_position() -> int:
+        """The position of the last event this thread saved since the last reset."""
+        position: int = getattr(_saved, "position", 0)
+        return position
+
     # ----------------------------------------------------------------- plumbing
     def _retrying(self, command: Callable[[], T]) -> T:
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             try:
                 return command()
             except IntegrityError:
-                continue
+                _backoff(attempt)
         raise ConcurrentUpdate("the command kept conflicting with concurrent writes; try again")
 
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:

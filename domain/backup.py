@@ -75,17 +75,11 @@ class Backup(Job):
     @property
     def name(self) -> str:
         """The client's name for it, or its reference id when it was not given one."""
-        return self.spec.name or self.reference_id
+        return backup_name(self.id, self.spec)
 
     @property
     def reference_id(self) -> str:
-        """URL-safe, unique, and recognisably made from tenant and group (seed 000's
-        'config_apio_v200_foo_foogroup' shape), e.g. ``backup_foo_foogroup_3f9a1c2e``."""
-        parts = [p for p in (self.scope.tenant_id, self.scope.group_id) if p]
-        if not parts:
-            parts = [self.scope.host_id]
-        stem = "_".join(_UNSAFE.sub("-", p) for p in parts)
-        return f"backup_{stem}_{self.id.hex[:12]}"
+        return reference_id_for(self.id, self.scope)
 
     @property
     def is_valid(self) -> bool:
@@ -181,3 +175,16 @@ class Backup(Job):
     def _marked_intact(self, principal: str) -> None:
         self.status = self._target(Move.MARK_INTACT, self.status)
         self.missing_reason = None
+
+
+def reference_id_for(backup_id: UUID, scope: Scope) -> str:
+    """URL-safe, unique, and recognisably made from tenant and group (seed 000's
+    'config_apio_v200_foo_foogroup' shape), e.g. ``backup_foo_foogroup_3f9a1c2e5b7d``."""
+    parts = [p for p in (scope.tenant_id, scope.group_id) if p] or [scope.host_id]
+    stem = "_".join(_UNSAFE.sub("-", p) for p in parts)
+    return f"backup_{stem}_{backup_id.hex[:12]}"
+
+
+def backup_name(backup_id: UUID, spec: BackupSpec) -> str:
+    """The client's name for a backup, or its reference id when it was not given one."""
+    return spec.name or reference_id_for(backup_id, spec.scope)

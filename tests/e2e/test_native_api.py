@@ -167,3 +167,41 @@ def test_an_unreachable_host_fails_the_backup_with_a_reason(server: tuple[str, P
     assert status == 202
     view = _finished(base, accepted["id"])
     assert view["status"] == "FAILED" and "unreachable" in view["failure_reason"]
+
+
+def test_read_routes_list_report_and_events(server: tuple[str, Path]) -> None:
+    base, _ = server
+    body = {
+        "tenant_id": "t01",
+        "group_id": "t01-g02",
+        "group": ["profile", "ivr"],
+        "user": ["voice_mail"],
+    }
+    status, accepted, _ = call("POST", f"{base}/api/v1/backups", TOKEN, body)
+    assert status == 202
+    # Read-your-writes: the very next read finds it, by id and by reference id.
+    for key in (accepted["id"], accepted["reference_id"]):
+        status, view, _ = call("GET", f"{base}/api/v1/backups/{key}", TOKEN)
+        assert status == 200 and view["id"] == accepted["id"]
+    _finished(base, accepted["id"])
+    status, listed, _ = call(
+        "GET",
+        f"{base}/api/v1/backups?tenant_id=t01&group_id=t01-g02&_page=1&_pagesize=1",
+        TOKEN,
+    )
+    assert status == 200 and listed["total"] >= 1 and len(listed["items"]) == 1
+    assert listed["items"][0]["id"] == accepted["id"]
+    status, none, _ = call("GET", f"{base}/api/v1/backups?status=MISSING", TOKEN)
+    assert status == 200 and none == {"total": 0, "items": []}
+    status, report, _ = call("GET", f"{base}/api/v1/backups/{accepted['id']}/report", TOKEN)
+    assert status == 200 and set(report) == {"main", "group", "user"}
+    assert set(report["group"]) == {"profile", "ivr"}
+    assert len(report["user"]["voice_mail"]["success"]) == 10
+    assert "config" not in report["group"]["ivr"]["success"][0]
+    status, full, _ = call("GET", f"{base}/api/v1/backups/{accepted['id']}/report?type=full", TOKEN)
+    assert isinstance(full["group"]["ivr"]["success"][0]["config"], dict)
+    status, events, _ = call("GET", f"{base}/api/v1/backups/{accepted['id']}/events", TOKEN)
+    types = [e["type"] for e in events["items"]]
+    assert types[0] == "Backup.Requested" and types[-1] == "Job.Completed"
+    assert events["total"] == len(types) == 2 + 1 + 12 + 1
+    assert call("GET", f"{base}/api/v1/backups?_page=0", TOKEN)[0] == 400

@@ -1,0 +1,20 @@
+"""The projection: every event of the log goes to the views (one projection, so that one
+position means the same thing in every table and read-your-writes waits on one number)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+
+from adapters.event_store import VIEWS_NAME
+from projections.views import ViewsMixin
+
+
+class RewindProjection(Projection[Any]):
+    name = VIEWS_NAME
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        view: ViewsMixin = self.view
+        view.apply_event(domain_event, tracking)

@@ -1,0 +1,320 @@
+"""The rows of Rewind's views, and the pure fold that turns events into them.
+
+``evolve_backup`` / ``evolve_restore`` take a row (or None) and one event and return the next
+row; a view stores what they return, and ``fold`` applies them to a whole log. Statuses come
+from the lifecycle table (domain.lifecycle), through the move each event records, so a view
+can never show a status the table does not allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.backup import Backup, backup_name, reference_id_for
+from domain.job import CANCELLED_REASON, Job
+from domain.lifecycle import Move, find_transition
+from domain.restore import Restore
+
+
+class Row(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BackupRow(Row):
+    """One backup as the list, poll and report views show it."""
+
+    id: str
+    reference_id: str
+    name: str
+    description: str | None
+    status: str
+    tenant_id: str | None
+    group_id: str | None
+    host_id: str
+    type: str
+    kind: str
+    plan_id: int | None
+    formats: str
+    """Comma-separated, sorted."""
+    group_entities: str
+    user_entities: str
+    download_files: bool
+    principal: str
+    sw_version: str
+    created_at: datetime
+    claimed_at: datetime | None
+    ended_at: datetime | None
+    updated_at: datetime
+    total: int | None
+    done: int
+    successful_calls: int
+    error_calls: int
+    failure_reason: str | None
+    size_on_disk: int
+    content_path: str | None
+    worker_id: str | None
+    delete_requested: bool
+    version: int
+
+
+class OutcomeRow(Row):
+    """One entity's recorded result (report: success / errors / ignored_entities)."""
+
+    job_id: str
+    key: str
+    outcome: str
+    digest: str | None
+    message: str | None
+    successful_calls: int
+    error_calls: int
+    position: int
+
+
+class RestoreRow(Row):
+    id: str
+    backup_id: str
+    status: str
+    target_host_id: str
+    tenant_id: str | None
+    group_id: str | None
+    safety_backup_id: str | None
+    existing: str
+    principal: str
+    created_at: datetime
+    ended_at: datetime | None
+    updated_at: datetime
+    total: int | None
+    done: int
+    successful_calls: int
+    error_calls: int
+    failure_reason: str | None
+    worker_id: str | None
+    version: int
+
+
+class AuditRow(Row):
+    position: int
+    aggregate_id: str
+    type: str
+    version: int
+    time: datetime
+    principal: str | None
+    payload: str
+    """Canonical JSON of the event's payload."""
+
+
+EVENT_MOVES: dict[type[Any], Move] = {
+    Job.Claimed: Move.CLAIM,
+    Job.Resumed: Move.RESUME,
+    Job.ScopeResolved: Move.RESOLVE_SCOPE,
+    Job.EntitySucceeded: Move.RECORD_PROGRESS,
+    Job.EntityFailed: Move.RECORD_PROGRESS,
+    Job.EntityIgnored: Move.RECORD_PROGRESS,
+    Job.Completed: Move.COMPLETE,
+    Job.Failed: Move.FAIL,
+    Job.CancelRequested: Move.CANCEL,
+    Job.CancelAcknowledged: Move.ACKNOWLEDGE_CANCEL,
+    Backup.DeleteAcknowledged: Move.ACKNOWLEDGE_DELETE,
+    Backup.Purged: Move.PURGE,
+    Backup.MarkedMissing: Move.MARK_MISSING,
+    Backup.MarkedIntact: Move.MARK_INTACT,
+}
+"""Which row of the lifecycle table each event records (DeleteRequested depends on the
+status it meets: DELETE from a finished backup, DELETE_RUNNING from a running one)."""
+
+PROGRESS_EVENTS = (Job.EntitySucceeded, Job.EntityFailed, Job.EntityIgnored)
+
+
+def event_class(event: Any) -> type[Any]:
+    """The declared event class (the library subclasses it for ``@event`` methods)."""
+    for cls in type(event).__mro__:
+        if cls in EVENT_MOVES or cls in (
+            Backup.Requested,
+            Restore.Requested,
+            Backup.DeleteRequested,
+        ):
+            return cls
+    return type(event)
+
+
+def _move_status(kind: str, status: str, move: Move) -> str:
+    row = find_transition(kind, move, status)
+    if row is None:
+        msg = f"the log holds {move.value} from {status} for a {kind}: not in the table"
+        raise ValueError(msg)
+    return row.target
+
+
+def new_backup_row(event: Backup.Requested) -> BackupRow:
+    spec = event.spec
+    return BackupRow(
+        id=str(event.originator_id),
+        reference_id=reference_id_for(event.originator_id, spec.scope),
+        name=backup_name(event.originator_id, spec),
+        description=spec.description,
+        status=_move_status("backup", None, Move.REQUEST),  # type: ignore[arg-type]
+        tenant_id=spec.scope.tenant_id,
+        group_id=spec.scope.group_id,
+        host_id=spec.scope.host_id,
+        type=spec.backup_type.value,
+        kind=spec.kind.value,
+        plan_id=spec.plan_id,
+        formats=",".join(sorted(spec.formats)),
+        group_entities=",".join(spec.group_entities),
+        user_entities=",".join(spec.user_entities),
+        download_files=spec.download_files,
+        principal=event.principal,
+        sw_version=event.sw_version,
+        created_at=event.timestamp,
+        claimed_at=None,
+        ended_at=None,
+        updated_at=event.timestamp,
+        total=None,
+        done=0,
+        successful_calls=0,
+        error_calls=0,
+        failure_reason=None,
+        size_on_disk=0,
+        content_path=None,
+        worker_id=None,
+        delete_requested=False,
+        version=event.originator_version,
+    )
+
+
+def new_restore_row(event: Restore.Requested) -> RestoreRow:
+    spec = event.spec
+    return RestoreRow(
+        id=str(event.originator_id),
+        backup_id=str(spec.backup_id),
+        status=_move_status("restore", None, Move.REQUEST),  # type: ignore[arg-type]
+        target_host_id=spec.target.host_id,
+        tenant_id=spec.target.tenant_id,
+        group_id=spec.target.group_id,
+        safety_backup_id=str(spec.safety_backup_id) if spec.safety_backup_id else None,
+        existing=spec.existing,
+        principal=event.principal,
+        created_at=event.timestamp,
+        ended_at=None,
+        updated_at=event.timestamp,
+        total=None,
+        done=0,
+        successful_calls=0,
+        error_calls=0,
+        failure_reason=None,
+        worker_id=None,
+        version=event.originator_version,
+    )
+
+
+def _job_changes(kind: str, status: str, event: Any) -> dict[str, Any]:
+    """Field changes a job event makes to its row (backups and restores alike)."""
+    cls = event_class(event)
+    changes: dict[str, Any] = {"updated_at": event.timestamp, "version": event.originator_version}
+    if cls is Backup.DeleteRequested:
+        finished = find_transition(kind, Move.DELETE, status) is not None
+        delete_move = Move.DELETE if finished else Move.DELETE_RUNNING
+        changes["status"] = _move_status(kind, status, delete_move)
+        changes["delete_requested"] = True
+        return changes
+    move = EVENT_MOVES.get(cls)
+    if move is None:
+        return changes
+    changes["status"] = _move_status(kind, status, move)
+    if cls in (Job.Claimed, Job.Resumed):
+        changes["worker_id"] = event.worker_id
+        if cls is Job.Claimed:
+            changes["claimed_at"] = event.timestamp
+    elif cls is Job.ScopeResolved:
+        changes["total"] = event.total
+    elif cls is Job.Completed:
+        changes["ended_at"] = event.timestamp
+        changes["size_on_disk"] = event.size_on_disk
+        changes["content_path"] = event.content_path
+    elif cls is Job.Failed:
+        changes["ended_at"] = event.timestamp
+        changes["failure_reason"] = event.reason
+    elif cls in (Job.CancelAcknowledged, Backup.DeleteAcknowledged):
+        changes["ended_at"] = event.timestamp
+        changes["failure_reason"] = CANCELLED_REASON
+    return changes
+
+
+def evolve_job(row: BackupRow | RestoreRow, event: Any) -> BackupRow | RestoreRow | None:
+    """The row after ``event``; None when the job leaves the views (purged)."""
+    kind = "backup" if isinstance(row, BackupRow) else "restore"
+    changes = _job_changes(kind, row.status, event)
+    if isinstance(event, PROGRESS_EVENTS):
+        changes["done"] = row.done + 1
+        if not isinstance(event, Job.EntityIgnored):
+            changes["successful_calls"] = row.successful_calls + event.successful_calls
+            changes["error_calls"] = row.error_calls + event.error_calls
+    if isinstance(event, Backup.Purged):
+        return None
+    if kind == "restore":
+        changes.pop("claimed_at", None)
+        changes.pop("size_on_disk", None)
+        changes.pop("content_path", None)
+        changes.pop("delete_requested", None)
+    return row.model_copy(update=changes)
+
+
+def outcome_row(event: Any, position: int) -> OutcomeRow:
+    if isinstance(event, Job.EntitySucceeded):
+        outcome, digest, message = "success", event.digest, None
+        ok, err = event.successful_calls, event.error_calls
+    elif isinstance(event, Job.EntityFailed):
+        outcome, digest, message = "error", None, event.message
+        ok, err = event.successful_calls, event.error_calls
+    else:
+        outcome, digest, message, ok, err = "ignored", None, event.reason, 0, 0
+    return OutcomeRow(
+        job_id=str(event.originator_id),
+        key=event.key,
+        outcome=outcome,
+        digest=digest,
+        message=message,
+        successful_calls=ok,
+        error_calls=err,
+        position=position,
+    )
+
+
+class Folded(BaseModel):
+    """Every view's content as a pure fold of the log computes it."""
+
+    backups: dict[str, BackupRow] = {}
+    restores: dict[str, RestoreRow] = {}
+    outcomes: dict[tuple[str, str], OutcomeRow] = {}
+
+
+def fold(events: Iterable[tuple[int, Any]]) -> Folded:
+    """Apply every (position, event) in order, in memory."""
+    backups: dict[str, BackupRow] = {}
+    restores: dict[str, RestoreRow] = {}
+    outcomes: dict[tuple[str, str], OutcomeRow] = {}
+    for position, event in events:
+        job_id = str(event.originator_id)
+        if isinstance(event, Backup.Requested):
+            backups[job_id] = new_backup_row(event)
+        elif isinstance(event, Restore.Requested):
+            restores[job_id] = new_restore_row(event)
+        elif job_id in backups:
+            evolved = evolve_job(backups[job_id], event)
+            if evolved is None:
+                del backups[job_id]
+                outcomes = {k: v for k, v in outcomes.items() if k[0] != job_id}
+                continue
+            assert isinstance(evolved, BackupRow)
+            backups[job_id] = evolved
+        elif job_id in restores:
+            evolved_restore = evolve_job(restores[job_id], event)
+            assert isinstance(evolved_restore, RestoreRow)
+            restores[job_id] = evolved_restore
+        if isinstance(event, PROGRESS_EVENTS) and (job_id in backups or job_id in restores):
+            outcomes[(job_id, event.key)] = outcome_row(event, position)
+    return Folded(backups=backups, restores=restores, outcomes=outcomes)

@@ -1,0 +1,71 @@
+"""The views' tables, in SQL that SQLite and PostgreSQL both accept.
+
+Timestamps are stored as ISO-8601 UTC text (they sort as text), booleans as 0/1, so the same
+statements and the same row conversions serve both backends. Placeholders are written ``?``
+and rewritten to ``%s`` for psycopg.
+"""
+
+from __future__ import annotations
+
+BACKUP_COLUMNS = (
+    "id", "reference_id", "name", "description", "status", "tenant_id", "group_id", "host_id",
+    "type", "kind", "plan_id", "formats", "group_entities", "user_entities", "download_files",
+    "principal", "sw_version", "created_at", "claimed_at", "ended_at", "updated_at", "total",
+    "done", "successful_calls", "error_calls", "failure_reason", "size_on_disk",
+    "content_path", "worker_id", "delete_requested", "version",
+)  # fmt: skip
+
+RESTORE_COLUMNS = (
+    "id", "backup_id", "status", "target_host_id", "tenant_id", "group_id",
+    "safety_backup_id", "existing", "principal", "created_at", "ended_at", "updated_at",
+    "total", "done", "successful_calls", "error_calls", "failure_reason", "worker_id",
+    "version",
+)  # fmt: skip
+
+OUTCOME_COLUMNS = (
+    "job_id", "key", "outcome", "digest", "message", "successful_calls", "error_calls",
+    "position",
+)  # fmt: skip
+
+AUDIT_COLUMNS = ("position", "aggregate_id", "type", "version", "time", "principal", "payload")
+
+_INTEGER = {
+    "plan_id", "download_files", "total", "done", "successful_calls", "error_calls",
+    "size_on_disk", "delete_requested", "version", "position",
+}  # fmt: skip
+
+
+def _ddl(table: str, columns: tuple[str, ...], key: str) -> str:
+    cols = ", ".join(f"{c} {'BIGINT' if c in _INTEGER else 'TEXT'}" for c in columns)
+    return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({key}))"
+
+
+def create_statements(prefix: str) -> list[str]:
+    p = prefix
+    return [
+        _ddl(f"{p}backups", BACKUP_COLUMNS, "id"),
+        f"CREATE INDEX IF NOT EXISTS {p}backups_scope ON {p}backups "
+        "(tenant_id, group_id, created_at)",
+        f"CREATE INDEX IF NOT EXISTS {p}backups_created ON {p}backups (created_at)",
+        f"CREATE INDEX IF NOT EXISTS {p}backups_reference ON {p}backups (reference_id)",
+        _ddl(f"{p}restores", RESTORE_COLUMNS, "id"),
+        _ddl(f"{p}outcomes", OUTCOME_COLUMNS, "job_id, key"),
+        _ddl(f"{p}audit", AUDIT_COLUMNS, "position"),
+        f"CREATE INDEX IF NOT EXISTS {p}audit_aggregate ON {p}audit (aggregate_id, version)",
+    ]
+
+
+def upsert(table: str, columns: tuple[str, ...], key: str) -> str:
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({marks}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+
+
+def insert(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({marks})"

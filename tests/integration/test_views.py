@@ -1,0 +1,225 @@
+"""The views on both backends: exactly-once application, catching up after a restart,
+read-your-writes, supervision of a failing projection, and replay --check."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import orjson
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+
+from adapters.event_store import VIEWS_FILE, application_env
+from domain.application import RewindApplication
+from domain.backup import BackupSpec
+from domain.host import HostSettings
+from domain.scope import Scope
+from projections.replay import open_views, rebuild
+from projections.rows import fold
+from projections.service import ViewsService, view_class_for
+from projections.views import BackupFilters
+from tests.support.processes import REWIND
+from tests.support.stores import StoreTarget
+
+
+def _seed(app: RewindApplication, groups: int = 3, tenant: str = "t1") -> list[UUID]:
+    if not app.has_host("default"):
+        app.register_host("default", HostSettings(name="pbx", base_url="http://pbx"), "admin")
+    ids = []
+    for g in range(groups):
+        spec = BackupSpec(scope=Scope(host_id="default", tenant_id=tenant, group_id=f"g{g}"))
+        backup = app.request_backup(spec, "alice")
+        app.claim(backup.id, "w1", 30)
+        app.resolve_scope(backup.id, "w1", 2)
+        app.record_success(backup.id, "w1", f"{tenant}/g{g}/group/profile", "ab" * 32, 1)
+        app.record_ignored(backup.id, "w1", f"{tenant}/g{g}/group/nonsense", "not served")
+        if g % 2 == 0:
+            app.complete(backup.id, "w1", 42, "/x")
+        ids.append(backup.id)
+    return ids
+
+
+def _log(app: RewindApplication) -> list[tuple[int, Any]]:
+    records = app.recorder.select_notifications(start=0, limit=100000, inclusive_of_start=False)
+    return [(r.id, app.mapper.to_domain_event(r)) for r in records]
+
+
+@pytest.fixture
+async def service(store: StoreTarget) -> AsyncIterator[tuple[RewindApplication, ViewsService]]:
+    app = store.open()
+    views = ViewsService(store.settings())
+    task = asyncio.create_task(views.run())
+    try:
+        while views.runner is None:
+            await asyncio.sleep(0.01)
+        yield app, views
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        app.close()
+
+
+async def _caught_up(app: RewindApplication, views: ViewsService) -> None:
+    assert await views.waiter.wait(app.current_position(), timeout=30)
+
+
+async def test_views_follow_commands_and_equal_the_fold(
+    service: tuple[RewindApplication, ViewsService],
+) -> None:
+    app, views = service
+    ids = await asyncio.to_thread(_seed, app)
+    await _caught_up(app, views)
+    view = views.view
+    folded = fold(_log(app))
+    for backup_id in ids:
+        row = view.backup(str(backup_id))
+        assert row == folded.backups[str(backup_id)]
+        live = app.get_backup(backup_id)
+        assert (row.status, row.done, row.total) == (live.status, live.done, live.total)
+        assert row.successful_calls == live.successful_calls
+        assert [o.outcome for o in view.outcomes(str(backup_id))] == ["success", "ignored"]
+    total, rows = view.list_backups(BackupFilters(status=["SUCCESS"]))
+    assert total == 2 and all(r.status == "SUCCESS" for r in rows)
+    assert [r.created_at for r in rows] == sorted((r.created_at for r in rows), reverse=True)
+    assert len(view.audit_log(0, 10000)) == app.current_position()
+
+
+async def test_read_your_writes_a_poll_right_after_a_command_finds_it(
+    service: tuple[RewindApplication, ViewsService],
+) -> None:
+    app, views = service
+    await asyncio.to_thread(_seed, app, 1)
+
+    def command() -> tuple[UUID, int]:
+        app.reset_saved_position()
+        spec = BackupSpec(scope=Scope(host_id="default", tenant_id="t9", group_id="g9"))
+        backup = app.request_backup(spec, "alice")
+        return backup.id, app.saved_position()
+
+    backup_id, position = await asyncio.to_thread(command)
+    assert position == app.current_position()
+    assert await views.waiter.wait(position, timeout=30)
+    row = views.view.backup(str(backup_id))
+    assert row is not None and row.status == "INITIALIZING"
+
+
+async def test_a_new_runner_resumes_where_the_last_stopped(store: StoreTarget) -> None:
+    app = store.open()
+    try:
+        settings = store.settings()
+        first = ViewsService(settings)
+        task = asyncio.create_task(first.run())
+        await asyncio.to_thread(_seed, app, 2)
+        while first.waiter.position < app.current_position():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        stopped_at = app.current_position()
+        more = await asyncio.to_thread(_seed, app, 2, "t2")
+        stored = open_views(application_env(settings), view_class_for(settings))
+        assert stored.max_tracking_id(app.name) == stopped_at  # type: ignore[attr-defined]
+        second = ViewsService(settings)
+        task = asyncio.create_task(second.run())
+        try:
+            while second.runner is None:
+                await asyncio.sleep(0.01)
+            await _caught_up(app, second)
+            view = second.view
+            assert len(view.audit_log(0, 10000)) == app.current_position(), "applied twice"
+            assert view.backup(str(more[0])) is not None
+            assert len(view.snapshot()["backups"]) == 4
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        app.close()
+
+
+def test_applying_a_position_twice_changes_nothing(store: StoreTarget) -> None:
+    app = store.open()
+    try:
+        _seed(app, 1)
+        view = open_views(application_env(store.settings()), view_class_for(store.settings()))
+        log = _log(app)
+        for position, event in log:
+            view.apply_event(event, Tracking(app.name, position))
+        before = view.snapshot()
+        position, event = log[-1]
+        with pytest.raises(IntegrityError):
+            view.apply_event(event, Tracking(app.name, position))
+        position, event = log[3]
+        with pytest.raises(IntegrityError):
+            view.apply_event(event, Tracking(app.name, position))
+        assert view.snapshot() == before
+    finally:
+        app.close()
+
+
+async def test_a_failing_projection_is_restarted_and_reported(
+    service: tuple[RewindApplication, ViewsService],
+) -> None:
+    app, views = service
+    await asyncio.to_thread(_seed, app, 1)
+    await _caught_up(app, views)
+    broken = StoredEvent(
+        originator_id=UUID(int=7),
+        originator_version=1,
+        topic="domain.backup:Backup.NoSuchEvent",
+        state=orjson.dumps({}),
+    )
+    app.recorder.insert_events([broken])
+    deadline = asyncio.get_running_loop().time() + 30
+    while views.restarts < 2 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert views.restarts >= 2, "the supervisor did not restart the failing projection"
+    assert views.last_error is not None and "NoSuchEvent" in views.last_error
+
+
+def test_replay_check_over_ten_thousand_events(tmp_path: Path) -> None:
+    """`rewind replay --check` passes on live views, and fails naming an altered row."""
+    target = StoreTarget.sqlite(tmp_path)
+    app = target.open()
+    try:
+        app.register_host("default", HostSettings(name="pbx", base_url="http://pbx"), "admin")
+        spec = BackupSpec(scope=Scope(host_id="default", tenant_id="t1", group_id="g1"))
+        backup = app.request_backup(spec, "alice")
+        job = app.get_backup(backup.id)
+        job.claim("w1", 30, "worker:w1")
+        for i in range(10_000):
+            job.record_success("w1", f"t1/g1/user/u{i:05d}/profile", "cd" * 32, 1, 0, "worker:w1")
+        job.complete("w1", 1, "/x", "worker:w1")
+        app.save(job)
+        assert app.current_position() > 10_000
+        live = open_views(application_env(target.settings()), view_class_for(target.settings()))
+        rebuild(app, live)
+    finally:
+        app.close()
+    ok = subprocess.run(
+        [REWIND, "replay", "--check", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "check passed" in ok.stdout
+    with sqlite3.connect(tmp_path / VIEWS_FILE) as conn:
+        conn.execute("UPDATE rv_outcomes SET digest = 'tampered' WHERE key LIKE '%u00042%'")
+    bad = subprocess.run(
+        [REWIND, "replay", "--check", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert "u00042/profile.digest: live 'tampered'" in bad.stdout
