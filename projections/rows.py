@@ -284,37 +284,41 @@ def outcome_row(event: Any, position: int) -> OutcomeRow:
     )
 
 
-class Folded(BaseModel):
-    """Every view's content as a pure fold of the log computes it."""
+class Folded:
+    """Every view's content as a pure, in-memory fold of the log computes it."""
 
-    backups: dict[str, BackupRow] = {}
-    restores: dict[str, RestoreRow] = {}
-    outcomes: dict[tuple[str, str], OutcomeRow] = {}
+    def __init__(self) -> None:
+        self.backups: dict[str, BackupRow] = {}
+        self.restores: dict[str, RestoreRow] = {}
+        self.outcomes: dict[tuple[str, str], OutcomeRow] = {}
+
+    def apply(self, position: int, event: Any) -> None:
+        job_id = str(event.originator_id)
+        if isinstance(event, Backup.Requested):
+            self.backups[job_id] = new_backup_row(event)
+        elif isinstance(event, Restore.Requested):
+            self.restores[job_id] = new_restore_row(event)
+        elif job_id in self.backups:
+            evolved = evolve_job(self.backups[job_id], event)
+            if evolved is None:
+                del self.backups[job_id]
+                self.outcomes = {k: v for k, v in self.outcomes.items() if k[0] != job_id}
+                return
+            assert isinstance(evolved, BackupRow)
+            self.backups[job_id] = evolved
+        elif job_id in self.restores:
+            evolved_restore = evolve_job(self.restores[job_id], event)
+            assert isinstance(evolved_restore, RestoreRow)
+            self.restores[job_id] = evolved_restore
+        else:
+            return
+        if isinstance(event, PROGRESS_EVENTS):
+            self.outcomes[(job_id, event.key)] = outcome_row(event, position)
 
 
 def fold(events: Iterable[tuple[int, Any]]) -> Folded:
     """Apply every (position, event) in order, in memory."""
-    backups: dict[str, BackupRow] = {}
-    restores: dict[str, RestoreRow] = {}
-    outcomes: dict[tuple[str, str], OutcomeRow] = {}
+    folded = Folded()
     for position, event in events:
-        job_id = str(event.originator_id)
-        if isinstance(event, Backup.Requested):
-            backups[job_id] = new_backup_row(event)
-        elif isinstance(event, Restore.Requested):
-            restores[job_id] = new_restore_row(event)
-        elif job_id in backups:
-            evolved = evolve_job(backups[job_id], event)
-            if evolved is None:
-                del backups[job_id]
-                outcomes = {k: v for k, v in outcomes.items() if k[0] != job_id}
-                continue
-            assert isinstance(evolved, BackupRow)
-            backups[job_id] = evolved
-        elif job_id in restores:
-            evolved_restore = evolve_job(restores[job_id], event)
-            assert isinstance(evolved_restore, RestoreRow)
-            restores[job_id] = evolved_restore
-        if isinstance(event, PROGRESS_EVENTS) and (job_id in backups or job_id in restores):
-            outcomes[(job_id, event.key)] = outcome_row(event, position)
-    return Folded(backups=backups, restores=restores, outcomes=outcomes)
+        folded.apply(position, event)
+    return folded

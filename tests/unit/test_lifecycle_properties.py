@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import Tracking
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -32,6 +33,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from adapters.event_store import application_env
 from domain.application import RewindApplication
 from domain.backup import Backup, BackupSpec
 from domain.errors import (
@@ -57,6 +59,10 @@ from domain.lifecycle import (
 )
 from domain.restore import Restore, RestoreSpec
 from domain.scope import Scope
+from projections.replay import open_views
+from projections.rows import Folded
+from projections.service import view_class_for
+from projections.views import ViewsMixin
 from tests.conftest import require_postgres
 from tests.support.stores import StoreTarget, drop_pg_schema, make_pg_schema
 
@@ -95,6 +101,8 @@ class ModelJob:
 class LifecycleMachine(RuleBasedStateMachine):
     """Drives RewindApplication; subclasses choose the event store."""
 
+    backend = ""
+
     backups = Bundle("backups")
     restores = Bundle("restores")
 
@@ -103,6 +111,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         # One store per backend for the whole run (creating a PostgreSQL schema per example
         # would dominate the run time); each example works on hosts and names of its own.
         self.app, self.reader = self.shared_apps()
+        self.views, self.folded = _SHARED_VIEWS[self.backend]
         ns = uuid.uuid4().hex[:10]
         self.hosts = (f"h1-{ns}", f"h2-{ns}")
         self.ns = ns
@@ -427,6 +436,38 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.nothing_starts_while_a_restore_runs()
         self.names_are_unique(stored)
 
+    def teardown(self) -> None:
+        self.views_equal_the_fold()
+
+    def views_equal_the_fold(self) -> None:
+        """After the whole random sequence: bring the views and a pure in-memory fold up to
+        the log's end, then compare this example's jobs in both, and with the model."""
+        start = self.views.max_tracking_id(self.app.name) or 0  # type: ignore[attr-defined]
+        records = self.app.recorder.select_notifications(
+            start=start, limit=10_000, inclusive_of_start=False
+        )
+        batch = [
+            (self.app.mapper.to_domain_event(r), Tracking(self.app.name, r.id)) for r in records
+        ]
+        for event, tracking in batch:
+            self.folded.apply(tracking.notification_id, event)
+        self.views.apply_events(batch)
+        for job_id, job in self.jobs.items():
+            key = str(job_id)
+            if job.kind == "backup":
+                assert self.views.backup(key) == self.folded.backups.get(key)
+                if job.purged:
+                    assert self.views.backup(key) is None
+                    continue
+            else:
+                assert self.views.restore(key) == self.folded.restores.get(key)
+            row = self.views.backup(key) or self.views.restore(key)
+            assert row is not None and row.status == job.status
+            assert row.done == len(job.keys)
+            outcomes = {(o.job_id, o.key): o for o in self.views.outcomes(key)}
+            expected = {k: v for k, v in self.folded.outcomes.items() if k[0] == key}
+            assert outcomes == expected
+
     def statuses_match_the_model(self, stored: dict[uuid.UUID, Job]) -> None:
         for job_id, job in self.jobs.items():
             live = stored[job_id]
@@ -497,6 +538,7 @@ def _state(job: Job) -> dict[str, Any]:
 
 
 _SHARED: dict[str, tuple[RewindApplication, RewindApplication]] = {}
+_SHARED_VIEWS: dict[str, tuple[ViewsMixin, Folded]] = {}
 _CLEANUPS: list[Callable[[], None]] = []
 
 
@@ -506,6 +548,9 @@ def teardown_module() -> None:
         writer.close()
         reader.close()
     _SHARED.clear()
+    for views, _ in _SHARED_VIEWS.values():
+        views.datastore.close()  # type: ignore[attr-defined]
+    _SHARED_VIEWS.clear()
     while _CLEANUPS:
         _CLEANUPS.pop()()
 
@@ -513,10 +558,15 @@ def teardown_module() -> None:
 def _shared(kind: str, target: StoreTarget) -> tuple[RewindApplication, RewindApplication]:
     if kind not in _SHARED:
         _SHARED[kind] = (target.open(), target.open())
+        settings_ = target.settings()
+        views = open_views(application_env(settings_), view_class_for(settings_))
+        _SHARED_VIEWS[kind] = (views, Folded())
     return _SHARED[kind]
 
 
 class SQLiteLifecycle(LifecycleMachine):
+    backend = "sqlite"
+
     def shared_apps(self) -> tuple[RewindApplication, RewindApplication]:
         if "sqlite" not in _SHARED:
             tmp = Path(tempfile.mkdtemp(prefix="rewind-prop-"))
@@ -526,6 +576,8 @@ class SQLiteLifecycle(LifecycleMachine):
 
 
 class PostgresLifecycle(LifecycleMachine):
+    backend = "postgres"
+
     def shared_apps(self) -> tuple[RewindApplication, RewindApplication]:
         if "postgres" not in _SHARED:
             schema = f"p_{uuid.uuid4().hex[:12]}"
