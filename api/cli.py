@@ -75,6 +75,44 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run a worker alone (scale-out: several share one PostgreSQL database and one
+    artifact directory); it claims, runs and resumes backups until interrupted."""
+    import signal
+    import uuid
+
+    from adapters.artifacts import ArtifactStore
+    from adapters.event_store import open_application
+    from adapters.worker import Worker
+
+    settings = _settings(args)
+    worker_id = args.worker_id or f"worker-{uuid.uuid4().hex[:12]}"
+
+    async def run() -> None:
+        app = await asyncio.to_thread(open_application, settings)
+        worker = Worker(
+            app,
+            ArtifactStore(settings.data_dir / "artifacts"),
+            worker_id=worker_id,
+            lease_seconds=settings.lease_seconds,
+            max_jobs=settings.worker_concurrency,
+        )
+        task = asyncio.create_task(worker.run())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        print(f"worker {worker_id} running on {settings.data_dir}", flush=True)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await asyncio.to_thread(app.close)
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Run a sandbox PBX until interrupted."""
     from adapters.sandbox import SandboxConfig, start_sandbox
@@ -128,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_serve_parser(sub)
     _add_sandbox_parser(sub)
+    p = sub.add_parser("worker", help="run a worker alone (no API), for scale-out")
+    p.add_argument("--data-dir", default=None, help="default: $REWIND_DATA_DIR or ./rewind-data")
+    p.add_argument("--worker-id", default=None, help="stable id (resumes its own jobs at once)")
+    p.set_defaults(func=cmd_worker)
     p = sub.add_parser("replay", help="rebuild every view from the event log")
     p.add_argument("--check", action="store_true", help="compare with the live views; exit 1")
     p.add_argument("--data-dir", default=None, help="default: $REWIND_DATA_DIR or ./rewind-data")

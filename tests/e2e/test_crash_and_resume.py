@@ -110,3 +110,33 @@ def _backup_from_history(data_dir: Path, backup_id: str) -> int:
     """How many entities were recorded before the kill (read from the log on disk)."""
     history = _history(data_dir, backup_id)
     return sum(1 for e in history if e["type"].startswith("Job.Entity"))
+
+
+def test_a_separate_worker_process_runs_what_an_api_only_server_accepts(tmp_path: Path) -> None:
+    """`rewind serve --no-worker` accepts; `rewind worker` on the same data runs it."""
+    from tests.support.processes import start
+
+    sandbox, pbx = start_sandbox("--tenants", "1", "--groups", "1", "--users", "5")
+    data_dir = tmp_path / "data"
+    try:
+        serve, base = start_serve(data_dir, TOKEN, "--pbx", pbx, "--no-worker")
+        try:
+            status, accepted, _ = call("POST", f"{base}/api/v1/backups", TOKEN, BODY)
+            assert status == 202
+            assert _backup(base, accepted["id"])["status"] == "INITIALIZING"
+            worker = start(["worker", "--data-dir", str(data_dir), "--worker-id", "w-e2e"])
+            try:
+                worker.wait_for_line("worker w-e2e running")
+                view = wait_for(
+                    lambda: (v := _backup(base, accepted["id"]))["status"] == "SUCCESS" and v,
+                    timeout=60,
+                )
+                assert view["progress"]["done"] == 13 + 5 * 5
+            finally:
+                worker.stop()
+        finally:
+            serve.stop()
+    finally:
+        sandbox.stop()
+    claims = [e for e in _history(data_dir, accepted["id"]) if e["type"] == "Job.Claimed"]
+    assert [c["payload"]["worker_id"] for c in claims] == ["w-e2e"]
