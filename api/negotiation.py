@@ -46,15 +46,19 @@ async def negotiation_middleware(request: web.Request, handler: Handler) -> web.
     return await handler(request)
 
 
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object; an empty body is an empty object."""
+async def read_json_object(
+    request: web.Request, accepted: frozenset[str] = frozenset({JSON})
+) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is an empty object. A body whose
+    Content-Type is not in ``accepted`` (nor ``+json``) is refused with 415."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise BadRequest(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     raw = await request.read()
     if not raw.strip():
         return {}
-    if request.content_type != JSON:
-        raise BadRequest(415, f"Content-Type must be {JSON}, got {request.content_type}")
+    content_type = request.content_type
+    if content_type not in accepted and not content_type.endswith("+json"):
+        raise BadRequest(415, f"Content-Type must be {JSON}, got {content_type}")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
