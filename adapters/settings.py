@@ -32,3 +32,15 @@ class Settings(BaseSettings):
         default=None, description="json outside a terminal, console on one, when unset"
     )
     worker_concurrency: int = Field(default=4, ge=1, description="jobs a worker runs at once")
+    verify_interval_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="how often the periodic verifier re-hashes a sample of finished backups",
+    )
+    verify_sample_share: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="share (0..1) of SUCCESS and MISSING backups verified each round; "
+        "0 turns the periodic verifier off",
+    )

@@ -23,6 +23,7 @@ from api.schemas import (
     Progress,
     ReportQuery,
 )
+from domain.application import SW_VERSION
 from domain.backup import BackupSpec
 from domain.errors import NotFound
 from domain.host import Host, HostSettings
@@ -63,6 +64,7 @@ def backup_view(row: BackupRow) -> BackupView:
         end_datetime=row.ended_at,
         failure_reason=row.failure_reason,
         is_valid=row.status == "SUCCESS",
+        is_version_compatible=row.sw_version == SW_VERSION,
         size_on_disk=row.size_on_disk,
         initiated_by=row.principal,
     )

@@ -109,6 +109,7 @@ class BackupView(BaseModel):
     end_datetime: datetime | None
     failure_reason: str | None
     is_valid: bool
+    is_version_compatible: bool
     size_on_disk: int
     initiated_by: str
 

@@ -19,16 +19,19 @@ from adapters.event_store import open_application
 from adapters.sandbox import SandboxConfig, start_sandbox
 from adapters.secrets import load_sealer
 from adapters.settings import Settings
+from adapters.verifier import PERIODIC_STATUSES, run_periodic_verifier
 from api.auth import ADMIN_TOKEN_HASH, auth_middleware
 from api.context import SERVICES, Services
 from api.errors import error_middleware
 from api.negotiation import MAX_BODY_BYTES, negotiation_middleware
 from api.routes_apio import apio_routes
+from api.routes_lifecycle import lifecycle_routes
 from api.routes_native import routes
 from domain.errors import UnknownHost
 from domain.host import HostSettings
 from domain.plan import DEFAULT_HOST_ID
 from projections.service import ViewsService
+from projections.views import BackupFilters
 
 log = structlog.get_logger("rewind.server")
 
@@ -135,6 +138,39 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+def _verify_candidates(services: Services) -> list[str]:
+    """Ids of the backups a verification can move (SUCCESS, MISSING), from the views."""
+    filters = BackupFilters(status=list(PERIODIC_STATUSES))
+    _, rows = services.views.view.list_backups(filters)
+    return [row.id for row in rows]
+
+
+async def _verifier_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The periodic verifier (adapters.verifier): every ``verify_interval_seconds``, a random
+    ``verify_sample_share`` of SUCCESS and MISSING backups, principal "verifier". It runs
+    wherever the worker runs (not under --no-worker)."""
+    options = app[OPTIONS]
+    services = app[SERVICES]
+    settings = options.settings
+    task: asyncio.Task[None] | None = None
+    if options.run_worker and settings.verify_sample_share > 0:
+        task = asyncio.create_task(
+            run_periodic_verifier(
+                services.app,
+                services.artifacts,
+                lambda: _verify_candidates(services),
+                interval_seconds=settings.verify_interval_seconds,
+                share=settings.verify_sample_share,
+            ),
+            name="rewind-verifier",
+        )
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(options: ServeOptions) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, negotiation_middleware, auth_middleware],
@@ -145,6 +181,8 @@ def create_app(options: ServeOptions) -> web.Application:
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_default_host_ctx)
     app.cleanup_ctx.append(_worker_ctx)
+    app.cleanup_ctx.append(_verifier_ctx)
     app.add_routes(routes)
+    app.add_routes(lifecycle_routes)
     app.add_routes(apio_routes)
     return app
