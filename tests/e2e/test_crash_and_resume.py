@@ -5,13 +5,12 @@ exactly what an uninterrupted backup of the same data holds, and record no entit
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from tests.support.http import call, wait_for
-from tests.support.processes import REWIND, start_sandbox, start_serve
+from tests.support.processes import rewind_history, start_sandbox, start_serve
 
 TOKEN = "e2e-admin-token"
 BODY = {"tenant_id": "t01", "group_id": "t01-g01", "download_announcement_files": True}
@@ -29,17 +28,6 @@ def _manifest(data_dir: Path, backup_id: str) -> dict[str, Any]:
         (data_dir / "artifacts" / "manifests" / f"{backup_id}.json").read_text()
     )
     return manifest
-
-
-def _history(data_dir: Path, backup_id: str) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [REWIND, "history", backup_id, "--json", "--data-dir", str(data_dir)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    return [json.loads(line) for line in out.splitlines()]
 
 
 def test_sigkill_mid_backup_then_restart_finishes_it_exactly_once(tmp_path: Path) -> None:
@@ -96,7 +84,7 @@ def test_sigkill_mid_backup_then_restart_finishes_it_exactly_once(tmp_path: Path
     assert resumed["files"] == uninterrupted["files"]
     assert len(resumed["entities"]) == 13 + 150 * 5
 
-    history = _history(data_dir, backup_id)
+    history = rewind_history(data_dir, backup_id)
     recorded = Counter(
         e["payload"]["key"]
         for e in history
@@ -108,7 +96,7 @@ def test_sigkill_mid_backup_then_restart_finishes_it_exactly_once(tmp_path: Path
 
 def _backup_from_history(data_dir: Path, backup_id: str) -> int:
     """How many entities were recorded before the kill (read from the log on disk)."""
-    history = _history(data_dir, backup_id)
+    history = rewind_history(data_dir, backup_id)
     return sum(1 for e in history if e["type"].startswith("Job.Entity"))
 
 
@@ -138,5 +126,5 @@ def test_a_separate_worker_process_runs_what_an_api_only_server_accepts(tmp_path
             serve.stop()
     finally:
         sandbox.stop()
-    claims = [e for e in _history(data_dir, accepted["id"]) if e["type"] == "Job.Claimed"]
+    claims = [e for e in rewind_history(data_dir, accepted["id"]) if e["type"] == "Job.Claimed"]
     assert [c["payload"]["worker_id"] for c in claims] == ["w-e2e"]

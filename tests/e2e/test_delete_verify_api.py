@@ -5,7 +5,6 @@ is read with ``rewind history`` as an operator would, after the backup left the 
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.http import call, wait_for
-from tests.support.processes import REWIND, start_sandbox, start_serve
+from tests.support.processes import rewind_history, start_sandbox, start_serve
 
 TOKEN = "delete-verify-e2e-token"
 
@@ -26,17 +25,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         yield base, data_dir
     finally:
         serve.stop()
-
-
-def _history(data_dir: Path, backup_id: str) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [REWIND, "history", backup_id, "--json", "--data-dir", str(data_dir)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    return [json.loads(line) for line in out.splitlines()]
 
 
 def _backed_up(base: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +61,7 @@ def test_delete_of_a_finished_backup_purges_it_and_keeps_its_history(
     assert call("DELETE", f"{base}/api/v1/backups/{view['id']}", TOKEN)[0] == 404
     assert call("POST", f"{base}/api/v1/backups/{view['id']}/verify", TOKEN)[0] == 404
     assert not (data_dir / "artifacts" / "manifests" / f"{view['id']}.json").exists()
-    types = [e["type"] for e in _history(data_dir, view["id"])]
+    types = [e["type"] for e in rewind_history(data_dir, view["id"])]
     assert types[0] == "Backup.Requested" and "Job.Completed" in types
     assert types[-2:] == ["Backup.DeleteRequested", "Backup.Purged"]
     assert types.count("Backup.DeleteRequested") == 1  # the repeat appended nothing
@@ -113,7 +101,7 @@ def test_verify_reports_intact_then_missing_after_a_blob_is_deleted(
     assert status == 200
     assert now["status"] == "MISSING" and now["is_valid"] is False
     assert now["is_version_compatible"] is True
-    events = _history(data_dir, view["id"])
+    events = rewind_history(data_dir, view["id"])
     assert events[-1]["type"] == "Backup.MarkedMissing" and events[-1]["principal"] == "admin"
 
     # A MISSING backup can still be deleted.
@@ -137,7 +125,7 @@ def test_delete_of_a_running_backup_cancels_then_purges(tmp_path: Path) -> None:
             status, deleting, _ = call("DELETE", f"{base}/api/v1/backups/{backup_id}", TOKEN)
             assert status == 202 and deleting == {"id": backup_id, "status": "CANCELLING"}
             wait_for(lambda: _gone(base, backup_id), timeout=60)
-            types = [e["type"] for e in _history(data_dir, backup_id)]
+            types = [e["type"] for e in rewind_history(data_dir, backup_id)]
             assert "Job.Completed" not in types
             assert types[-3:] == [
                 "Backup.DeleteRequested",

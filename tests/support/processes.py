@@ -3,6 +3,7 @@ the README starts them, on free loopback ports, stopped (or SIGKILLed) by the te
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REWIND = str(Path(sys.executable).parent / "rewind")
 
@@ -96,3 +98,15 @@ def start_serve(data_dir: Path, token: str, *flags: str) -> tuple[Running, str]:
     )
     serve.wait_for_line("listening on")
     return serve, f"http://127.0.0.1:{port}"
+
+
+def rewind_history(data_dir: Path, job_id: str) -> list[dict[str, Any]]:
+    """`rewind history ID --json` as a user runs it: every event of the job, in order."""
+    out = subprocess.run(
+        [REWIND, "history", job_id, "--json", "--data-dir", str(data_dir)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return [json.loads(line) for line in out.splitlines()]
