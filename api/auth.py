@@ -10,7 +10,7 @@ from api.errors import Handler, error_response
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 ADMIN_TOKEN_HASH = web.AppKey("admin_token_hash", str)
-PRINCIPAL = "principal"
+PRINCIPAL = web.RequestKey("principal", str)
 
 
 def bearer_token(request: web.Request) -> str | None:
