@@ -12,7 +12,14 @@ from typing import Any, ClassVar, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES, BackupKind, BackupType, OutputFormat
+from domain.catalogue import (
+    DATA_ENTITIES,
+    GROUP_ENTITIES,
+    USER_ENTITIES,
+    BackupKind,
+    BackupType,
+    OutputFormat,
+)
 from domain.scope import check_name
 from projections.views import BackupFilters
 
@@ -214,3 +221,62 @@ class ReportQuery(PageQuery):
     """GET /api/v1/backups/{id}/report: ``type`` report (summary) or full (with config)."""
 
     type: Literal["report", "full"] = "report"
+
+
+class RestoreRequest(Strict):
+    """POST /api/v1/restores. ``target_host_id`` defaults to the backup's host; ``group`` /
+    ``user`` / ``users`` restrict what is restored (absent: everything the backup holds)."""
+
+    backup_id: str = Field(min_length=1, max_length=100)
+    target_host_id: str | None = None
+    dry_run: bool = False
+    safety_backup: bool = True
+    existing: Literal["update", "skip"] = "update"
+    group: list[str] | None = None
+    user: list[str] | None = None
+    users: list[str] | None = None
+
+    @field_validator("target_host_id")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return None if value is None else check_name(value, "target_host_id")
+
+    @field_validator("group")
+    @classmethod
+    def _group(cls, value: list[str] | None) -> list[str] | None:
+        allowed = (*GROUP_ENTITIES, *DATA_ENTITIES)
+        return None if value is None else _check_entities(value, allowed, "group")
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _check_entities(value, USER_ENTITIES, "user")
+
+    @field_validator("users")
+    @classmethod
+    def _users(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            for user in value:
+                check_name(user, "users")
+        return value
+
+
+class RestoreView(BaseModel):
+    """GET /api/v1/restores/{id} (DESIGN.md, pinned interfaces)."""
+
+    id: str
+    status: str
+    backup_id: str
+    target_host_id: str
+    tenant_id: str | None
+    group_id: str | None
+    safety_backup_id: str | None
+    existing: str
+    progress: Progress
+    successful_calls: int
+    error_calls: int
+    has_errors: bool
+    start_datetime: datetime
+    end_datetime: datetime | None
+    failure_reason: str | None
+    initiated_by: str

@@ -27,6 +27,7 @@ from api.negotiation import MAX_BODY_BYTES, negotiation_middleware
 from api.routes_apio import apio_routes
 from api.routes_lifecycle import lifecycle_routes
 from api.routes_native import routes
+from api.routes_restores import restore_routes
 from domain.errors import UnknownHost
 from domain.host import HostSettings
 from domain.plan import DEFAULT_HOST_ID
@@ -184,5 +185,6 @@ def create_app(options: ServeOptions) -> web.Application:
     app.cleanup_ctx.append(_verifier_ctx)
     app.add_routes(routes)
     app.add_routes(lifecycle_routes)
+    app.add_routes(restore_routes)
     app.add_routes(apio_routes)
     return app

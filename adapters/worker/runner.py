@@ -10,7 +10,10 @@ One loop, woken every ``poll_interval`` or at once by :meth:`Worker.nudge`:
 4. resuming IN_PROGRESS backups whose lease expired, and at once those held by this very
    worker id (a restarted ``rewind serve`` keeps its id, so its interrupted jobs go on
    without waiting for their lease);
-5. claiming INITIALIZING backups, oldest first, up to ``max_jobs`` running at once.
+5. claiming INITIALIZING backups and restores, oldest first, up to ``max_jobs`` running at
+   once (a restore only once its safety backup is SUCCESS; it fails if that backup failed).
+
+Steps 2 to 4 treat restores exactly as backups (restore_run.RestoreRun runs one).
 
 Races between workers are settled by the event store: a claim or resume that loses raises a
 domain error and is skipped; a forced backup whose predecessor has not stopped yet
@@ -38,6 +41,7 @@ import structlog
 from adapters.artifacts import ArtifactStore
 from adapters.pbx_client import PbxClient
 from adapters.worker.backup_run import BackupRun
+from adapters.worker.restore_run import WAITING, RestoreRun, safety_backup_problem
 from adapters.worker.tracker import JobTracker, TrackedJob
 from domain.application import RewindApplication
 from domain.errors import DomainError
@@ -55,7 +59,8 @@ class _Run:
 
 
 class Worker:
-    """Claims, runs, resumes, cancels and purges backups of one application."""
+    """Claims, runs, resumes, cancels and purges backups of one application, and claims,
+    runs, resumes and cancels its restores (adapters.worker.restore_run) the same way."""
 
     def __init__(
         self,
@@ -168,30 +173,32 @@ class Worker:
     # ----------------------------------------------------------------- one pass
     async def _pass(self) -> None:
         await asyncio.to_thread(self.tracker.poll)
-        backups = self.tracker.jobs("backup")
+        jobs = self.tracker.jobs()  # backups and restores
         now = datetime.now(UTC)
         self._signal_runs()
-        for job in backups:
+        for job in jobs:
             if self._busy_with(job.job_id) or self._backing_off(job.job_id):
                 continue
             if job.status == "CANCELLING" and self._unattended(job, now):
                 self._start_chore(job.job_id, self._acknowledge(job.job_id))
-            elif job.status == "DELETING" and not job.purged:
+            elif job.status == "DELETING" and not job.purged and job.kind == "backup":
                 self._start_chore(job.job_id, self._purge(job.job_id))
-        for job in backups:
+        for job in jobs:
             if len(self._runs) >= self.max_jobs:
                 break
             if self._busy_with(job.job_id) or self._backing_off(job.job_id):
                 continue
             if job.status == "IN_PROGRESS" and self._unattended(job, now):
                 await self._take(job.job_id, resume=True)
-        for job in backups:
+        for job in jobs:
             if len(self._runs) >= self.max_jobs:
                 break
             if job.status == "INITIALIZING" and not self._busy_with(job.job_id):
+                if job.kind == "restore" and not await self._safety_ready(job.job_id):
+                    continue
                 await self._take(job.job_id, resume=False)
         self._idle = not (self._runs or self._chores) and not any(
-            j.needs_a_worker for j in self.tracker.jobs("backup")
+            j.needs_a_worker for j in self.tracker.jobs()
         )
 
     def _busy_with(self, job_id: UUID) -> bool:
@@ -234,9 +241,11 @@ class Worker:
             # backup it supersedes has not stopped yet: the log will tell, try again later.
             return
         self.tracker.observe(job)
-        self.log.info("backup resumed" if resume else "backup claimed", job_id=str(job_id))
+        kind = job.job_kind
+        self.log.info(f"{kind} resumed" if resume else f"{kind} claimed", job_id=str(job_id))
         stop = asyncio.Event()
-        run = _Run(stop, asyncio.create_task(self._run_backup(job_id, stop)))
+        runner = self._run_restore if kind == "restore" else self._run_backup
+        run = _Run(stop, asyncio.create_task(runner(job_id, stop)))
         self._runs[job_id] = run
         run.task.add_done_callback(lambda _: self._ended(job_id))
 
@@ -260,6 +269,30 @@ class Worker:
         except Exception:
             # Left as it is: resumed here or elsewhere once the lease has expired.
             self.log.exception("backup run crashed", job_id=str(job_id))
+            self._not_before[job_id] = time.monotonic() + self.lease_seconds
+
+    async def _safety_ready(self, job_id: UUID) -> bool:
+        """A restore is claimed only once its safety backup is SUCCESS; it fails when the
+        safety backup ended otherwise (or is gone)."""
+        try:
+            reason = await asyncio.to_thread(safety_backup_problem, self.app, job_id)
+        except DomainError:
+            return False
+        if reason is None:
+            return True
+        if reason != WAITING:
+            with contextlib.suppress(DomainError):
+                job = await asyncio.to_thread(self.app.fail, job_id, reason, self.principal)
+                self.tracker.observe(job)
+        return False
+
+    async def _run_restore(self, job_id: UUID, stop: asyncio.Event) -> None:
+        try:
+            handle = await asyncio.to_thread(self.app.hold, job_id, self.worker_id)
+            await RestoreRun(handle, self._client, self.artifacts, stop=stop).execute()
+            self.tracker.observe(handle.job)
+        except Exception:
+            self.log.exception("restore run crashed", job_id=str(job_id))
             self._not_before[job_id] = time.monotonic() + self.lease_seconds
 
     def _client(self, base_url: str) -> PbxClient:
