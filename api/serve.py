@@ -27,15 +27,19 @@ def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _print_demo_help(base: str, token: str | None) -> None:
+    """Print a curl walk; the header is double-quoted so ``$REWIND_ADMIN_TOKEN`` expands."""
     shown = token or "$REWIND_ADMIN_TOKEN"
-    print(f"admin token: {token}" if token else "admin token: (set by REWIND_ADMIN_TOKEN)")
+    if token:
+        print(f"admin token (shown once, keep it): {token}")
+    else:
+        print("admin token: the one printed at first start, or REWIND_ADMIN_TOKEN if set")
     print("try a backup of a demo group:")
     print(
-        f"  curl -s -X POST {base}/api/v1/backups -H 'Authorization: Bearer {shown}' "
+        f'  curl -s -X POST {base}/api/v1/backups -H "Authorization: Bearer {shown}" '
         "-H 'Content-Type: application/json' "
         '-d \'{"tenant_id": "t01", "group_id": "t01-g01", "download_announcement_files": true}\''
     )
-    print(f"  curl -s {base}/api/v1/backups/ID -H 'Authorization: Bearer {shown}'", flush=True)
+    print(f'  curl -s {base}/api/v1/backups/ID -H "Authorization: Bearer {shown}"', flush=True)
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> None:
