@@ -67,6 +67,9 @@ def backup_view(row: BackupRow) -> BackupView:
         is_version_compatible=row.sw_version == SW_VERSION,
         size_on_disk=row.size_on_disk,
         initiated_by=row.principal,
+        backup_type=row.backup_type or row.type,
+        base_backup_id=row.base_backup_id,
+        unchanged_entities=row.unchanged,
     )
 
 

@@ -59,6 +59,12 @@ class BackupRow(Row):
     worker_id: str | None
     delete_requested: bool
     version: int
+    backup_type: str | None = None
+    """What it runs as (domain.lineage): the requested type until the worker chooses its
+    base; full when an incremental or differential found no base."""
+    base_backup_id: str | None = None
+    unchanged: int = 0
+    """Entities recorded as equal to the base's."""
 
 
 class OutcomeRow(Row):
@@ -136,6 +142,7 @@ def event_class(event: Any) -> type[Any]:
             Backup.Requested,
             Restore.Requested,
             Backup.DeleteRequested,
+            Backup.BaseChosen,
         ):
             return cls
     return type(event)
@@ -183,6 +190,7 @@ def new_backup_row(event: Backup.Requested) -> BackupRow:
         worker_id=None,
         delete_requested=False,
         version=event.originator_version,
+        backup_type=spec.backup_type.value,
     )
 
 
@@ -221,6 +229,10 @@ def _job_changes(kind: str, status: str, event: Any) -> dict[str, Any]:
         changes["status"] = _move_status(kind, status, delete_move)
         changes["delete_requested"] = True
         return changes
+    if cls is Backup.BaseChosen:
+        changes["backup_type"] = event.backup_type.value
+        changes["base_backup_id"] = str(event.base_backup_id) if event.base_backup_id else None
+        return changes
     move = EVENT_MOVES.get(cls)
     if move is None:
         return changes
@@ -253,6 +265,8 @@ def evolve_job(row: BackupRow | RestoreRow, event: Any) -> BackupRow | RestoreRo
         if not isinstance(event, Job.EntityIgnored):
             changes["successful_calls"] = row.successful_calls + event.successful_calls
             changes["error_calls"] = row.error_calls + event.error_calls
+        if isinstance(row, BackupRow) and getattr(event, "unchanged", False):
+            changes["unchanged"] = row.unchanged + 1
     if isinstance(event, Backup.Purged):
         return None
     if kind == "restore":
