@@ -1,0 +1,289 @@
+"""Incremental and differential backups against the real sandbox PBX over HTTP, a real SQLite
+event store, a real artifact store and a real Worker.
+
+What a user relies on: an incremental stores only what changed since the previous backup of
+its plan (a differential since the last full), yet restores on its own exactly as a full
+backup taken at the same moment would; deleting its base changes nothing for it; and with
+no base it runs as a full backup and says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from adapters.artifacts import ArtifactStore
+from adapters.verifier import verify_backup
+from adapters.worker import Worker
+from domain.application import RewindApplication
+from domain.backup import Backup, BackupSpec
+from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES, BackupType, entity_key
+from domain.restore import RestoreSpec
+from domain.scope import Scope
+from tests.integration.conftest import SandboxFactory
+from tests.integration.test_restore import send, wait_restore
+from tests.integration.test_worker import GROUP_PATH, G, T, get_json, register
+from tests.support.stores import StoreTarget
+
+EXPORT = f"{GROUP_PATH}/_export"
+IVR = entity_key(T, G, "ivr")
+CALL_PICKUP = entity_key(T, G, "call_pickup")
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[RewindApplication]:
+    application = StoreTarget.sqlite(tmp_path / "data").open()
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> ArtifactStore:
+    return ArtifactStore(tmp_path / "artifacts")
+
+
+@pytest.fixture
+def worker(app: RewindApplication, artifacts: ArtifactStore) -> Worker:
+    return Worker(app, artifacts, worker_id="w1", poll_interval=0.05, purge_grace_seconds=0)
+
+
+def spec(backup_type: BackupType = BackupType.FULL, **fields: Any) -> BackupSpec:
+    return BackupSpec(
+        scope=Scope(host_id="default", tenant_id=T, group_id=G),
+        group_entities=GROUP_ENTITIES,
+        user_entities=USER_ENTITIES,
+        download_files=True,
+        backup_type=backup_type,
+        **fields,
+    )
+
+
+async def backed_up(app: RewindApplication, worker: Worker, backup_spec: BackupSpec) -> Backup:
+    requested = await asyncio.to_thread(app.request_backup, backup_spec, "alice")
+    await worker.run_until_idle(60)
+    done = await asyncio.to_thread(app.get_backup, requested.id)
+    assert done.status == "SUCCESS", done.failure_reason
+    assert not done.has_errors
+    return done
+
+
+def blob_bytes(artifacts: ArtifactStore) -> int:
+    """Compressed bytes of every blob in the store."""
+    return sum(artifacts.stored_size(d) for d in artifacts.iter_digests())
+
+
+def changed_keys(backup: Backup) -> set[str]:
+    return {k for k, o in backup.outcomes.items() if o.outcome == "success" and not o.unchanged}
+
+
+async def rename_ivr(url: str, name: str) -> None:
+    export = await get_json(f"{url}{EXPORT}")
+    ivr = {**export["group"]["ivr"], "name": name}
+    assert await send("PUT", f"{url}{GROUP_PATH}/ivr", ivr) == 200
+
+
+async def replace_user_audio(url: str, audio: bytes) -> str:
+    """Upload new audio for the first user's announcement file and list its new checksum in
+    the user's announcements, as a PBX does. Returns the user id."""
+    export = await get_json(f"{url}{EXPORT}")
+    user = sorted(export["users"])[0]
+    announcements = export["users"][user]["announcements"]
+    file_id = announcements["files"][0]["id"]
+    status = await send("PUT", f"{url}{GROUP_PATH}/media/{file_id}", data=audio)
+    assert status == 200
+    files = [
+        {**entry, "sha256": hashlib.sha256(audio).hexdigest(), "size": len(audio)}
+        if entry["id"] == file_id
+        else entry
+        for entry in announcements["files"]
+    ]
+    path = f"{url}{GROUP_PATH}/users/{user}/announcements"
+    assert await send("PUT", path, {**announcements, "files": files}) == 200
+    return user
+
+
+async def restored_export(
+    app: RewindApplication,
+    worker: Worker,
+    sandbox_factory: SandboxFactory,
+    backup_id: UUID,
+    host_id: str,
+) -> Any:
+    """Restore a backup into a fresh sandbox (same counts and seed as every other fresh
+    one, unlike the source) and return that sandbox's export."""
+    url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=32, seed=7)
+    register(app, url, host_id)
+    target = Scope(host_id=host_id, tenant_id=T, group_id=G)
+    restore = await asyncio.to_thread(
+        app.request_restore, RestoreSpec(backup_id=backup_id, target=target), "alice"
+    )
+    await worker.run_until_idle(60)
+    done = await wait_restore(app, restore.id)
+    assert done.status == "SUCCESS", done.failure_reason
+    assert not done.has_errors
+    return await get_json(f"{url}{EXPORT}")
+
+
+# -- tests -------------------------------------------------------------------------------------
+
+
+async def test_an_incremental_stores_only_the_changes_and_restores_like_a_full(
+    app: RewindApplication,
+    artifacts: ArtifactStore,
+    worker: Worker,
+    sandbox_factory: SandboxFactory,
+) -> None:
+    url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=32)
+    register(app, url)
+    full = await backed_up(app, worker, spec())
+    assert (full.effective_type, full.base_backup_id) == (BackupType.FULL, None)
+
+    await rename_ivr(url, "Changed since the full")
+    user = await replace_user_audio(url, b"RIFF new greeting " * 500)
+    before = blob_bytes(artifacts)
+    incremental = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
+    added = blob_bytes(artifacts) - before
+    # An equivalent full taken at the same moment (nothing changes in between).
+    equivalent = await backed_up(app, worker, spec())
+
+    assert incremental.effective_type is BackupType.INCREMENTAL
+    assert incremental.base_backup_id == full.id
+    announcements = entity_key(T, G, "announcements", user)
+    assert changed_keys(incremental) == {IVR, announcements}
+    assert incremental.total is not None
+    unchanged = [o for o in incremental.outcomes.values() if o.unchanged]
+    assert len(unchanged) == incremental.total - 2
+    # Only the changed audio file was downloaded: one call per document, plus one file.
+    assert incremental.successful_calls == incremental.total + 1
+    assert full.successful_calls > incremental.successful_calls
+
+    # It stored the two changed documents and the one new file, nothing else; its
+    # size_on_disk is exactly that plus its manifest, a small part of the full's.
+    manifest = artifacts.read_manifest(str(incremental.id))
+    base_manifest = artifacts.read_manifest(str(full.id))
+    assert manifest is not None and base_manifest is not None
+    new_blobs = manifest.digests() - base_manifest.digests()
+    assert len(new_blobs) == 3
+    assert added == sum(artifacts.stored_size(d) for d in new_blobs)
+    manifest_size = artifacts.manifest_path(str(incremental.id)).stat().st_size
+    assert incremental.size_on_disk == added + manifest_size
+    assert incremental.size_on_disk * 4 < full.size_on_disk
+
+    # Self-contained: it names everything the equivalent full names.
+    same_moment = artifacts.read_manifest(str(equivalent.id))
+    assert same_moment is not None
+    assert (manifest.entities, manifest.files) == (same_moment.entities, same_moment.files)
+
+    source = await get_json(f"{url}{EXPORT}")
+    from_incremental = await restored_export(app, worker, sandbox_factory, incremental.id, "b")
+    from_full = await restored_export(app, worker, sandbox_factory, equivalent.id, "c")
+    assert from_incremental == from_full
+    assert from_incremental["group"] == source["group"]
+    assert from_incremental["users"] == source["users"]
+
+
+async def test_a_differential_after_two_incrementals_is_based_on_the_full(
+    app: RewindApplication,
+    artifacts: ArtifactStore,
+    worker: Worker,
+    sandbox_factory: SandboxFactory,
+) -> None:
+    url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=4)
+    register(app, url)
+    full = await backed_up(app, worker, spec())
+    await rename_ivr(url, "first change")
+    first = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
+    export = await get_json(f"{url}{EXPORT}")
+    pickup = {**export["group"]["call_pickup"], "name": "second change"}
+    assert await send("PUT", f"{url}{GROUP_PATH}/call_pickup", pickup) == 200
+    second = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
+    differential = await backed_up(app, worker, spec(BackupType.DIFFERENTIAL))
+
+    assert first.base_backup_id == full.id
+    assert second.base_backup_id == first.id
+    assert changed_keys(first) == {IVR}
+    assert changed_keys(second) == {CALL_PICKUP}  # the IVR did not change since `first`
+    assert differential.effective_type is BackupType.DIFFERENTIAL
+    assert differential.base_backup_id == full.id
+    assert changed_keys(differential) == {IVR, CALL_PICKUP}  # everything since the full
+
+    # A later differential still bases on the full, not on the differential.
+    again = await backed_up(app, worker, spec(BackupType.DIFFERENTIAL))
+    assert again.base_backup_id == full.id
+    # And a new full becomes the next incremental's base.
+    newer_full = await backed_up(app, worker, spec())
+    after = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
+    assert after.base_backup_id == newer_full.id
+    assert changed_keys(after) == set()
+
+
+async def test_deleting_the_base_keeps_the_incremental_restorable_and_verifiable(
+    app: RewindApplication,
+    artifacts: ArtifactStore,
+    worker: Worker,
+    sandbox_factory: SandboxFactory,
+) -> None:
+    url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=32)
+    register(app, url)
+    full = await backed_up(app, worker, spec())
+    await rename_ivr(url, "after the full")
+    await replace_user_audio(url, b"RIFF another greeting " * 300)
+    incremental = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
+    source = await get_json(f"{url}{EXPORT}")
+    full_only = (artifacts.read_manifest(str(full.id)) or pytest.fail()).digests() - (
+        artifacts.read_manifest(str(incremental.id)) or pytest.fail()
+    ).digests()
+    assert full_only  # the old IVR and the old audio file
+
+    await asyncio.to_thread(app.delete_backup, full.id, "alice")
+    await worker.run_until_idle(60)
+    assert (await asyncio.to_thread(app.get_backup, full.id)).purged
+    assert not any(artifacts.has(d) for d in full_only)  # the full's own blobs are gone
+
+    result = await asyncio.to_thread(verify_backup, app, artifacts, incremental.id, "alice")
+    assert (result.status, result.reason, result.missing) == ("SUCCESS", None, 0)
+    restored = await restored_export(app, worker, sandbox_factory, incremental.id, "b")
+    assert restored["group"] == source["group"]
+    assert restored["users"] == source["users"]
+
+    # With its base deleted, the next incremental bases on the incremental.
+    nxt = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
+    assert nxt.base_backup_id == incremental.id
+
+
+async def test_without_a_base_an_incremental_runs_as_a_full_and_says_so(
+    app: RewindApplication,
+    artifacts: ArtifactStore,
+    worker: Worker,
+    sandbox_factory: SandboxFactory,
+) -> None:
+    url = await sandbox_factory(tenants=1, groups=1, users=2, media_kb=4)
+    register(app, url)
+    first = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
+    differential = await backed_up(app, worker, spec(BackupType.DIFFERENTIAL))
+
+    assert (first.effective_type, first.base_backup_id) == (BackupType.FULL, None)
+    assert "ran as a full backup" in first.base_reason
+    assert not any(o.unchanged for o in first.outcomes.values())
+    manifest = artifacts.read_manifest(str(first.id))
+    assert manifest is not None
+    assert first.size_on_disk == artifacts.size_on_disk(manifest)
+    chosen = [e.payload for e in app.history(first.id) if e.type == "Backup.BaseChosen"]
+    assert chosen == [
+        {
+            "backup_type": "full",
+            "base_backup_id": None,
+            "reason": first.base_reason,
+            "principal": "worker:w1",
+        }
+    ]
+    # The incremental that ran as a full is the differential's full base.
+    assert differential.base_backup_id == first.id
+    assert differential.total is not None
+    assert len([o for o in differential.outcomes.values() if o.unchanged]) == differential.total
