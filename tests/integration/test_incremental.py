@@ -27,9 +27,11 @@ from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES, BackupType, entity_k
 from domain.restore import RestoreSpec
 from domain.scope import Scope
 from tests.integration.conftest import SandboxFactory
-from tests.integration.test_restore import send, wait_restore
+from tests.integration.test_restore import api, call, send, until_ended, wait_restore
 from tests.integration.test_worker import GROUP_PATH, G, T, get_json, register
 from tests.support.stores import StoreTarget
+
+__all__ = ["api"]  # the in-process HTTP application fixture, shared with the restore tests
 
 EXPORT = f"{GROUP_PATH}/_export"
 IVR = entity_key(T, G, "ivr")
@@ -287,3 +289,42 @@ async def test_without_a_base_an_incremental_runs_as_a_full_and_says_so(
     assert differential.base_backup_id == first.id
     assert differential.total is not None
     assert len([o for o in differential.outcomes.values() if o.unchanged]) == differential.total
+
+
+async def test_the_native_api_takes_backup_type_and_shows_the_base(api: tuple[Any, str]) -> None:
+    client, url = api
+    scope = {"tenant_id": T, "group_id": G}
+    status, errors = await call(
+        client, "POST", "/api/v1/backups", {**scope, "backup_type": "weekly"}
+    )
+    assert status == 400 and "backup_type" in errors[0]
+
+    status, accepted = await call(
+        client, "POST", "/api/v1/backups", {**scope, "backup_type": "incremental"}
+    )
+    assert status == 202, accepted
+    first = await until_ended(client, f"/api/v1/backups/{accepted['id']}")
+    assert first["status"] == "SUCCESS"
+    # Nothing to base it on: it ran as a full backup.
+    assert (first["type"], first["backup_type"], first["base_backup_id"]) == (
+        "incremental",
+        "full",
+        None,
+    )
+    assert first["unchanged_entities"] == 0
+
+    await rename_ivr(url, "changed through the API test")
+    status, accepted = await call(
+        client, "POST", "/api/v1/backups", {**scope, "backup_type": "incremental"}
+    )
+    assert status == 202, accepted
+    second = await until_ended(client, f"/api/v1/backups/{accepted['id']}")
+    assert second["status"] == "SUCCESS"
+    assert (second["backup_type"], second["base_backup_id"]) == ("incremental", first["id"])
+    assert second["unchanged_entities"] == second["progress"]["total"] - 1
+    assert 0 < second["size_on_disk"] < first["size_on_disk"]
+
+    status, accepted = await call(client, "POST", "/api/v1/backups", {**scope, "type": "full"})
+    assert status == 202, accepted
+    full = await until_ended(client, f"/api/v1/backups/{accepted['id']}")
+    assert (full["backup_type"], full["base_backup_id"]) == ("full", None)
