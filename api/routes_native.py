@@ -11,6 +11,7 @@ from aiohttp import web
 from api.apio_report import backup_data, load_configs
 from api.auth import PRINCIPAL
 from api.context import SERVICES, Services
+from api.incremental_report import changes_section
 from api.negotiation import read_json_object
 from api.schemas import (
     Accepted,
@@ -155,7 +156,11 @@ async def backup_report(request: web.Request) -> web.Response:
     configs = None
     if query.type == "full":
         configs = await services.query(load_configs, services.artifacts, row, outcomes)
-    return web.json_response(backup_data(row, outcomes, configs))
+    data = backup_data(row, outcomes, configs)
+    changes = changes_section(row, outcomes)
+    if changes is not None:
+        data["changes"] = changes
+    return web.json_response(data)
 
 
 @routes.post("/api/v1/backups/{backup_id}/cancel")

@@ -78,6 +78,8 @@ class OutcomeRow(Row):
     successful_calls: int
     error_calls: int
     position: int
+    unchanged: bool = False
+    """A backup's entity equal to its base's (incremental / differential)."""
 
 
 class RestoreRow(Row):
@@ -265,7 +267,11 @@ def evolve_job(row: BackupRow | RestoreRow, event: Any) -> BackupRow | RestoreRo
         if not isinstance(event, Job.EntityIgnored):
             changes["successful_calls"] = row.successful_calls + event.successful_calls
             changes["error_calls"] = row.error_calls + event.error_calls
-        if isinstance(row, BackupRow) and getattr(event, "unchanged", False):
+        if (
+            isinstance(row, BackupRow)
+            and isinstance(event, Job.EntitySucceeded)
+            and event.unchanged
+        ):
             changes["unchanged"] = row.unchanged + 1
     if isinstance(event, Backup.Purged):
         return None
@@ -278,9 +284,11 @@ def evolve_job(row: BackupRow | RestoreRow, event: Any) -> BackupRow | RestoreRo
 
 
 def outcome_row(event: Any, position: int) -> OutcomeRow:
+    unchanged = False
     if isinstance(event, Job.EntitySucceeded):
         outcome, digest, message = "success", event.digest, None
         ok, err = event.successful_calls, event.error_calls
+        unchanged = event.unchanged
     elif isinstance(event, Job.EntityFailed):
         outcome, digest, message = "error", None, event.message
         ok, err = event.successful_calls, event.error_calls
@@ -295,6 +303,7 @@ def outcome_row(event: Any, position: int) -> OutcomeRow:
         successful_calls=ok,
         error_calls=err,
         position=position,
+        unchanged=unchanged,
     )
 
 

@@ -25,7 +25,7 @@ RESTORE_COLUMNS = (
 
 OUTCOME_COLUMNS = (
     "job_id", "key", "outcome", "digest", "message", "successful_calls", "error_calls",
-    "position",
+    "position", "unchanged",
 )  # fmt: skip
 
 AUDIT_COLUMNS = ("position", "aggregate_id", "type", "version", "time", "principal", "payload")

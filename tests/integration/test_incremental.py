@@ -323,6 +323,14 @@ async def test_the_native_api_takes_backup_type_and_shows_the_base(api: tuple[An
     assert (second["backup_type"], second["base_backup_id"]) == ("incremental", first["id"])
     assert second["unchanged_entities"] == second["progress"]["total"] - 1
     assert 0 < second["size_on_disk"] < first["size_on_disk"]
+    status, report = await call(client, "GET", f"/api/v1/backups/{second['id']}/report")
+    assert status == 200, report
+    changes = report["changes"]
+    assert (changes["base_backup_id"], changes["backup_type"]) == (first["id"], "incremental")
+    assert changes["changed"] == [IVR]
+    assert len(changes["unchanged"]) == second["progress"]["total"] - 1
+    status, report = await call(client, "GET", f"/api/v1/backups/{first['id']}/report")
+    assert status == 200 and set(report) == {"main", "group", "user"}  # seed 000's shape
 
     status, accepted = await call(client, "POST", "/api/v1/backups", {**scope, "type": "full"})
     assert status == 202, accepted
