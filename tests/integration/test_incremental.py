@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -27,27 +25,17 @@ from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES, BackupType, entity_k
 from domain.restore import RestoreSpec
 from domain.scope import Scope
 from tests.integration.conftest import SandboxFactory
+from tests.integration.test_delete_verify import app, artifacts
 from tests.integration.test_restore import api, call, send, until_ended, wait_restore
 from tests.integration.test_worker import GROUP_PATH, G, T, get_json, register
-from tests.support.stores import StoreTarget
 
-__all__ = ["api"]  # the in-process HTTP application fixture, shared with the restore tests
+# Fixtures shared with other tests: an SQLite application, an artifact store, and the
+# in-process HTTP application of the restore tests.
+__all__ = ["api", "app", "artifacts"]
 
 EXPORT = f"{GROUP_PATH}/_export"
 IVR = entity_key(T, G, "ivr")
 CALL_PICKUP = entity_key(T, G, "call_pickup")
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[RewindApplication]:
-    application = StoreTarget.sqlite(tmp_path / "data").open()
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "artifacts")
 
 
 @pytest.fixture
@@ -94,7 +82,7 @@ async def replace_user_audio(url: str, audio: bytes) -> str:
     """Upload new audio for the first user's announcement file and list its new checksum in
     the user's announcements, as a PBX does. Returns the user id."""
     export = await get_json(f"{url}{EXPORT}")
-    user = sorted(export["users"])[0]
+    user = str(sorted(export["users"])[0])
     announcements = export["users"][user]["announcements"]
     file_id = announcements["files"][0]["id"]
     status = await send("PUT", f"{url}{GROUP_PATH}/media/{file_id}", data=audio)
@@ -132,6 +120,19 @@ async def restored_export(
     return await get_json(f"{url}{EXPORT}")
 
 
+async def full_then_changes(
+    app: RewindApplication, worker: Worker, sandbox_factory: SandboxFactory
+) -> tuple[str, Backup, str]:
+    """A full backup of a fresh sandbox, then two changes: the IVR renamed and the first
+    user's audio file replaced. Returns (the sandbox URL, the full backup, that user)."""
+    url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=32)
+    register(app, url)
+    full = await backed_up(app, worker, spec())
+    await rename_ivr(url, "Changed since the full")
+    user = await replace_user_audio(url, b"RIFF new greeting " * 500)
+    return url, full, user
+
+
 # -- tests -------------------------------------------------------------------------------------
 
 
@@ -141,13 +142,8 @@ async def test_an_incremental_stores_only_the_changes_and_restores_like_a_full(
     worker: Worker,
     sandbox_factory: SandboxFactory,
 ) -> None:
-    url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=32)
-    register(app, url)
-    full = await backed_up(app, worker, spec())
+    url, full, user = await full_then_changes(app, worker, sandbox_factory)
     assert (full.effective_type, full.base_backup_id) == (BackupType.FULL, None)
-
-    await rename_ivr(url, "Changed since the full")
-    user = await replace_user_audio(url, b"RIFF new greeting " * 500)
     before = blob_bytes(artifacts)
     incremental = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
     added = blob_bytes(artifacts) - before
@@ -231,11 +227,7 @@ async def test_deleting_the_base_keeps_the_incremental_restorable_and_verifiable
     worker: Worker,
     sandbox_factory: SandboxFactory,
 ) -> None:
-    url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=32)
-    register(app, url)
-    full = await backed_up(app, worker, spec())
-    await rename_ivr(url, "after the full")
-    await replace_user_audio(url, b"RIFF another greeting " * 300)
+    url, full, _ = await full_then_changes(app, worker, sandbox_factory)
     incremental = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
     source = await get_json(f"{url}{EXPORT}")
     full_only = (artifacts.read_manifest(str(full.id)) or pytest.fail()).digests() - (
