@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +29,7 @@ from tests.integration.conftest import SandboxFactory
 from tests.integration.test_delete_verify import app, artifacts
 from tests.integration.test_restore import api, call, send, until_ended, wait_restore
 from tests.integration.test_worker import GROUP_PATH, G, T, get_json, register
+from tests.support.stores import StoreTarget
 
 # Fixtures shared with other tests: an SQLite application, an artifact store, and the
 # in-process HTTP application of the restore tests.
@@ -328,3 +330,50 @@ async def test_the_native_api_takes_backup_type_and_shows_the_base(api: tuple[An
     assert status == 202, accepted
     full = await until_ended(client, f"/api/v1/backups/{accepted['id']}")
     assert (full["backup_type"], full["base_backup_id"]) == ("full", None)
+
+
+async def test_another_process_finds_the_base_at_once_from_the_event_store(
+    tmp_path: Path,
+    app: RewindApplication,
+    artifacts: ArtifactStore,
+    worker: Worker,
+    sandbox_factory: SandboxFactory,
+) -> None:
+    """The full completes through one application; a second one on the same event store
+    (another process's view of it, with no read model involved) bases the incremental on it
+    right away."""
+    url = await sandbox_factory(tenants=1, groups=1, users=2, media_kb=4)
+    register(app, url)
+    full = await backed_up(app, worker, spec())
+    other_app = StoreTarget.sqlite(tmp_path / "data").open()
+    try:
+        other = Worker(other_app, artifacts, worker_id="w2", poll_interval=0.05)
+        incremental = await backed_up(other_app, other, spec(BackupType.INCREMENTAL))
+    finally:
+        other_app.close()
+    assert incremental.worker_id == "w2"
+    assert incremental.base_backup_id == full.id
+    assert changed_keys(incremental) == set()
+
+
+async def test_a_base_whose_manifest_is_gone_costs_a_full_backup_but_nothing_breaks(
+    app: RewindApplication,
+    artifacts: ArtifactStore,
+    worker: Worker,
+    sandbox_factory: SandboxFactory,
+) -> None:
+    url = await sandbox_factory(tenants=1, groups=1, users=2, media_kb=4)
+    register(app, url)
+    full = await backed_up(app, worker, spec())
+    assert artifacts.delete_manifest(str(full.id))  # not verified yet: still SUCCESS
+    incremental = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
+
+    assert incremental.base_backup_id == full.id
+    assert not any(o.unchanged for o in incremental.outcomes.values())
+    manifest = artifacts.read_manifest(str(incremental.id))
+    assert manifest is not None
+    assert incremental.size_on_disk == artifacts.size_on_disk(manifest)
+    result = await asyncio.to_thread(verify_backup, app, artifacts, incremental.id, "alice")
+    assert (result.status, result.reason) == ("SUCCESS", None)
+    # Every file was downloaded again: one call per document and per file, as a full does.
+    assert incremental.successful_calls == full.successful_calls
