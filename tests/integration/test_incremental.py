@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import pytest
@@ -38,6 +38,31 @@ __all__ = ["api", "app", "artifacts"]
 EXPORT = f"{GROUP_PATH}/_export"
 IVR = entity_key(T, G, "ivr")
 CALL_PICKUP = entity_key(T, G, "call_pickup")
+
+
+class Rig(NamedTuple):
+    """What every test here works with."""
+
+    app: RewindApplication
+    artifacts: ArtifactStore
+    worker: Worker
+    sandbox_factory: SandboxFactory
+
+    async def pbx(self, **config: Any) -> str:
+        """A fresh sandbox (one tenant, one group), registered as the default host."""
+        url = await self.sandbox_factory(tenants=1, groups=1, **config)
+        register(self.app, url)
+        return url
+
+
+@pytest.fixture
+def rig(
+    app: RewindApplication,
+    artifacts: ArtifactStore,
+    worker: Worker,
+    sandbox_factory: SandboxFactory,
+) -> Rig:
+    return Rig(app, artifacts, worker, sandbox_factory)
 
 
 @pytest.fixture
@@ -100,16 +125,11 @@ async def replace_user_audio(url: str, audio: bytes) -> str:
     return user
 
 
-async def restored_export(
-    app: RewindApplication,
-    worker: Worker,
-    sandbox_factory: SandboxFactory,
-    backup_id: UUID,
-    host_id: str,
-) -> Any:
+async def restored_export(rig: Rig, backup_id: UUID, host_id: str) -> Any:
     """Restore a backup into a fresh sandbox (same counts and seed as every other fresh
     one, unlike the source) and return that sandbox's export."""
-    url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=32, seed=7)
+    app, worker = rig.app, rig.worker
+    url = await rig.sandbox_factory(tenants=1, groups=1, users=3, media_kb=32, seed=7)
     register(app, url, host_id)
     target = Scope(host_id=host_id, tenant_id=T, group_id=G)
     restore = await asyncio.to_thread(
@@ -122,14 +142,11 @@ async def restored_export(
     return await get_json(f"{url}{EXPORT}")
 
 
-async def full_then_changes(
-    app: RewindApplication, worker: Worker, sandbox_factory: SandboxFactory
-) -> tuple[str, Backup, str]:
+async def full_then_changes(rig: Rig) -> tuple[str, Backup, str]:
     """A full backup of a fresh sandbox, then two changes: the IVR renamed and the first
     user's audio file replaced. Returns (the sandbox URL, the full backup, that user)."""
-    url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=32)
-    register(app, url)
-    full = await backed_up(app, worker, spec())
+    url = await rig.pbx(users=3, media_kb=32)
+    full = await backed_up(rig.app, rig.worker, spec())
     await rename_ivr(url, "Changed since the full")
     user = await replace_user_audio(url, b"RIFF new greeting " * 500)
     return url, full, user
@@ -139,12 +156,10 @@ async def full_then_changes(
 
 
 async def test_an_incremental_stores_only_the_changes_and_restores_like_a_full(
-    app: RewindApplication,
-    artifacts: ArtifactStore,
-    worker: Worker,
-    sandbox_factory: SandboxFactory,
+    rig: Rig,
 ) -> None:
-    url, full, user = await full_then_changes(app, worker, sandbox_factory)
+    app, artifacts, worker = rig.app, rig.artifacts, rig.worker
+    url, full, user = await full_then_changes(rig)
     assert (full.effective_type, full.base_backup_id) == (BackupType.FULL, None)
     before = blob_bytes(artifacts)
     incremental = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
@@ -181,21 +196,18 @@ async def test_an_incremental_stores_only_the_changes_and_restores_like_a_full(
     assert (manifest.entities, manifest.files) == (same_moment.entities, same_moment.files)
 
     source = await get_json(f"{url}{EXPORT}")
-    from_incremental = await restored_export(app, worker, sandbox_factory, incremental.id, "b")
-    from_full = await restored_export(app, worker, sandbox_factory, equivalent.id, "c")
+    from_incremental = await restored_export(rig, incremental.id, "b")
+    from_full = await restored_export(rig, equivalent.id, "c")
     assert from_incremental == from_full
     assert from_incremental["group"] == source["group"]
     assert from_incremental["users"] == source["users"]
 
 
 async def test_a_differential_after_two_incrementals_is_based_on_the_full(
-    app: RewindApplication,
-    artifacts: ArtifactStore,
-    worker: Worker,
-    sandbox_factory: SandboxFactory,
+    rig: Rig,
 ) -> None:
-    url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=4)
-    register(app, url)
+    app, worker = rig.app, rig.worker
+    url = await rig.pbx(users=3, media_kb=4)
     full = await backed_up(app, worker, spec())
     await rename_ivr(url, "first change")
     first = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
@@ -224,12 +236,10 @@ async def test_a_differential_after_two_incrementals_is_based_on_the_full(
 
 
 async def test_deleting_the_base_keeps_the_incremental_restorable_and_verifiable(
-    app: RewindApplication,
-    artifacts: ArtifactStore,
-    worker: Worker,
-    sandbox_factory: SandboxFactory,
+    rig: Rig,
 ) -> None:
-    url, full, _ = await full_then_changes(app, worker, sandbox_factory)
+    app, artifacts, worker = rig.app, rig.artifacts, rig.worker
+    url, full, _ = await full_then_changes(rig)
     incremental = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
     source = await get_json(f"{url}{EXPORT}")
     full_only = (artifacts.read_manifest(str(full.id)) or pytest.fail()).digests() - (
@@ -244,7 +254,7 @@ async def test_deleting_the_base_keeps_the_incremental_restorable_and_verifiable
 
     result = await asyncio.to_thread(verify_backup, app, artifacts, incremental.id, "alice")
     assert (result.status, result.reason, result.missing) == ("SUCCESS", None, 0)
-    restored = await restored_export(app, worker, sandbox_factory, incremental.id, "b")
+    restored = await restored_export(rig, incremental.id, "b")
     assert restored["group"] == source["group"]
     assert restored["users"] == source["users"]
 
@@ -254,13 +264,10 @@ async def test_deleting_the_base_keeps_the_incremental_restorable_and_verifiable
 
 
 async def test_without_a_base_an_incremental_runs_as_a_full_and_says_so(
-    app: RewindApplication,
-    artifacts: ArtifactStore,
-    worker: Worker,
-    sandbox_factory: SandboxFactory,
+    rig: Rig,
 ) -> None:
-    url = await sandbox_factory(tenants=1, groups=1, users=2, media_kb=4)
-    register(app, url)
+    app, artifacts, worker = rig.app, rig.artifacts, rig.worker
+    await rig.pbx(users=2, media_kb=4)
     first = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
     differential = await backed_up(app, worker, spec(BackupType.DIFFERENTIAL))
 
@@ -333,17 +340,13 @@ async def test_the_native_api_takes_backup_type_and_shows_the_base(api: tuple[An
 
 
 async def test_another_process_finds_the_base_at_once_from_the_event_store(
-    tmp_path: Path,
-    app: RewindApplication,
-    artifacts: ArtifactStore,
-    worker: Worker,
-    sandbox_factory: SandboxFactory,
+    tmp_path: Path, rig: Rig
 ) -> None:
     """The full completes through one application; a second one on the same event store
     (another process's view of it, with no read model involved) bases the incremental on it
     right away."""
-    url = await sandbox_factory(tenants=1, groups=1, users=2, media_kb=4)
-    register(app, url)
+    app, artifacts, worker = rig.app, rig.artifacts, rig.worker
+    await rig.pbx(users=2, media_kb=4)
     full = await backed_up(app, worker, spec())
     other_app = StoreTarget.sqlite(tmp_path / "data").open()
     try:
@@ -357,13 +360,10 @@ async def test_another_process_finds_the_base_at_once_from_the_event_store(
 
 
 async def test_a_base_whose_manifest_is_gone_costs_a_full_backup_but_nothing_breaks(
-    app: RewindApplication,
-    artifacts: ArtifactStore,
-    worker: Worker,
-    sandbox_factory: SandboxFactory,
+    rig: Rig,
 ) -> None:
-    url = await sandbox_factory(tenants=1, groups=1, users=2, media_kb=4)
-    register(app, url)
+    app, artifacts, worker = rig.app, rig.artifacts, rig.worker
+    await rig.pbx(users=2, media_kb=4)
     full = await backed_up(app, worker, spec())
     assert artifacts.delete_manifest(str(full.id))  # not verified yet: still SUCCESS
     incremental = await backed_up(app, worker, spec(BackupType.INCREMENTAL))
