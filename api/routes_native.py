@@ -11,6 +11,7 @@ from aiohttp import web
 from api.apio_report import backup_data, load_configs
 from api.auth import PRINCIPAL
 from api.context import SERVICES, Services
+from api.incremental_report import changes_section
 from api.negotiation import read_json_object
 from api.schemas import (
     Accepted,
@@ -67,6 +68,9 @@ def backup_view(row: BackupRow) -> BackupView:
         is_version_compatible=row.sw_version == SW_VERSION,
         size_on_disk=row.size_on_disk,
         initiated_by=row.principal,
+        backup_type=row.backup_type or row.type,
+        base_backup_id=row.base_backup_id,
+        unchanged_entities=row.unchanged,
     )
 
 
@@ -152,7 +156,11 @@ async def backup_report(request: web.Request) -> web.Response:
     configs = None
     if query.type == "full":
         configs = await services.query(load_configs, services.artifacts, row, outcomes)
-    return web.json_response(backup_data(row, outcomes, configs))
+    data = backup_data(row, outcomes, configs)
+    changes = changes_section(row, outcomes)
+    if changes is not None:
+        data["changes"] = changes
+    return web.json_response(data)
 
 
 @routes.post("/api/v1/backups/{backup_id}/cancel")

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from domain.catalogue import (
     DATA_ENTITIES,
@@ -51,7 +51,11 @@ class BackupRequest(Strict):
     force_backup: bool = False
     name: str | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=255)
-    type: BackupType = BackupType.FULL
+    type: BackupType = Field(
+        default=BackupType.FULL,
+        # ``backup_type`` is accepted too (seed 002's name for it); giving both is refused.
+        validation_alias=AliasChoices("type", "backup_type"),
+    )
     kind: BackupKind = BackupKind.CONFIG
 
     @field_validator("tenant_id", "group_id", "host_id")
@@ -119,6 +123,12 @@ class BackupView(BaseModel):
     is_version_compatible: bool
     size_on_disk: int
     initiated_by: str
+    backup_type: str
+    """What it runs as: the requested ``type`` until the worker starts it; ``full`` when an
+    incremental or differential found no base (domain.lineage)."""
+    base_backup_id: str | None
+    unchanged_entities: int
+    """Entities whose content equals the base's (stored by it, not written again)."""
 
 
 class HostRequest(Strict):

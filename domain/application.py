@@ -40,6 +40,7 @@ from domain.guards import HostActivity, HostDirectory, NameClaim
 from domain.host import Host, HostSettings, host_uuid
 from domain.job import Job
 from domain.lifecycle import Move
+from domain.lineage import BackupLineage, BaseChoice, choose_base, lineage_key
 from domain.model import Aggregate
 from domain.plan import DEFAULT_PLAN_ID, Plan, PlanSettings, default_plan_settings, plan_uuid
 from domain.restore import Restore, RestoreSpec
@@ -258,12 +259,46 @@ class RewindApplication(Application[UUID]):
         if isinstance(job, Backup):
             activity = self._activity(job.scope.host_id)
             activity.release_backup(job.id)
-            return [activity]
+            return [activity, *self._lineage_on_success(job)]
         if isinstance(job, Restore):
             activity = self._activity(job.target.host_id)
             activity.release_restore(job.id)
             return [activity]
         return []
+
+    # ----------------------------------------------------------------- lineage (incremental)
+    def _lineage(self, backup: Backup) -> BackupLineage:
+        spec = backup.spec
+        key = lineage_key(spec.plan_id, spec.scope, spec.kind)
+        return self._get_or_open(BackupLineage, BackupLineage.create_id(key), key=key)
+
+    def _lineage_on_success(self, backup: Backup) -> list[Aggregate]:
+        """A backup that completed SUCCESS joins its plan's lineage, in the same save."""
+        if backup.status != "SUCCESS":
+            return []
+        lineage = self._lineage(backup)
+        lineage.record(backup.id, backup.effective_type)
+        return [lineage]
+
+    def _usable_base(self, backup_id: UUID) -> bool:
+        try:
+            return self.get_backup(backup_id).status == "SUCCESS"
+        except NotFound:
+            return False
+
+    def backup_base(self, backup: Backup) -> BaseChoice:
+        """What ``backup`` runs as and relative to which backup, read from the event store
+        (its plan's lineage, each candidate's status live); see domain.lineage."""
+        lineage = self._lineage(backup)
+        return choose_base(backup.spec.backup_type, lineage.entries, self._usable_base, lineage.key)
+
+    def _resolve(self, job: Job, worker_id: str, total: int) -> None:
+        """Record the scope's size and, for a backup, its base: both in one save, so a
+        resumed backup has either both or neither."""
+        principal = f"worker:{worker_id}"
+        job.resolve_scope(worker_id, total, principal=principal)
+        if isinstance(job, Backup) and not job.base_chosen:
+            job.choose_base(worker_id, self.backup_base(job), principal)
 
     def claim(self, job_id: UUID, worker_id: str, lease_seconds: float) -> Job:
         """A worker takes an INITIALIZING job. A forced backup waits until the backups it
@@ -288,10 +323,7 @@ class RewindApplication(Application[UUID]):
         )
 
     def resolve_scope(self, job_id: UUID, worker_id: str, total: int) -> Job:
-        return self._job_command(
-            job_id,
-            lambda job: job.resolve_scope(worker_id, total, principal=f"worker:{worker_id}"),
-        )
+        return self._job_command(job_id, lambda job: self._resolve(job, worker_id, total))
 
     def record_success(
         self,
@@ -301,6 +333,7 @@ class RewindApplication(Application[UUID]):
         digest: str,
         successful_calls: int,
         error_calls: int = 0,
+        unchanged: bool = False,
     ) -> Job:
         return self._job_command(
             job_id,
@@ -311,6 +344,7 @@ class RewindApplication(Application[UUID]):
                 successful_calls,
                 error_calls,
                 principal=f"worker:{worker_id}",
+                unchanged=unchanged,
             ),
         )
 
@@ -504,14 +538,25 @@ class JobHandle:
             raise ConcurrentUpdate("the job kept changing under this worker")
 
     def resolve_scope(self, total: int) -> Job:
-        return self._run(lambda job: job.resolve_scope(self.worker_id, total, self.principal))
+        return self._run(lambda job: self.app._resolve(job, self.worker_id, total))
 
     def record_success(
-        self, key: str, digest: str, successful_calls: int, error_calls: int = 0
+        self,
+        key: str,
+        digest: str,
+        successful_calls: int,
+        error_calls: int = 0,
+        unchanged: bool = False,
     ) -> Job:
         return self._run(
             lambda job: job.record_success(
-                self.worker_id, key, digest, successful_calls, error_calls, self.principal
+                self.worker_id,
+                key,
+                digest,
+                successful_calls,
+                error_calls,
+                self.principal,
+                unchanged=unchanged,
             )
         )
 

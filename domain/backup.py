@@ -17,6 +17,7 @@ from domain.catalogue import BackupKind, BackupType
 from domain.errors import IllegalMove
 from domain.job import EndsJobEvent, Job
 from domain.lifecycle import Move
+from domain.lineage import BaseChoice
 from domain.model import Aggregate, Immutable
 from domain.scope import Scope
 
@@ -66,6 +67,9 @@ class Backup(Job):
         self.size_on_disk = 0
         self.content_path: str | None = None
         self.missing_reason: str | None = None
+        self.ran_as: BackupType | None = None
+        self.base_backup_id: UUID | None = None
+        self.base_reason = ""
 
     # ----------------------------------------------------------------- identity
     @property
@@ -89,6 +93,48 @@ class Backup(Job):
     def _on_completed(self, size_on_disk: int, content_path: str | None) -> None:
         self.size_on_disk = size_on_disk
         self.content_path = content_path
+
+    # ----------------------------------------------------------------- base (incremental)
+    @property
+    def base_chosen(self) -> bool:
+        return self.ran_as is not None
+
+    @property
+    def effective_type(self) -> BackupType:
+        """How the backup ran: full when it had no base (or predates base choices)."""
+        return self.ran_as or BackupType.FULL
+
+    def choose_base(self, worker_id: str, choice: BaseChoice, principal: str) -> None:
+        """Record what the backup runs as and relative to which backup (domain.lineage);
+        done once, by the worker holding it, when it resolves the scope."""
+        self._check(Move.RESOLVE_SCOPE)
+        self._require_holder(worker_id)
+        if self.base_chosen:
+            raise IllegalMove("this backup's base is already chosen")
+        self._base_chosen(
+            backup_type=choice.backup_type,
+            base_backup_id=choice.base_backup_id,
+            reason=choice.reason,
+            principal=principal,
+        )
+
+    class BaseChosen(Aggregate.Event):
+        """``backup_type`` is what the backup runs as (an incremental or differential with
+        no usable base runs as full, and ``reason`` says why); ``base_backup_id`` the backup
+        it stores changes relative to."""
+
+        backup_type: BackupType
+        base_backup_id: UUID | None
+        reason: str
+        principal: str
+
+    @event(BaseChosen)
+    def _base_chosen(
+        self, backup_type: BackupType, base_backup_id: UUID | None, reason: str, principal: str
+    ) -> None:
+        self.ran_as = backup_type
+        self.base_backup_id = base_backup_id
+        self.base_reason = reason
 
     # ----------------------------------------------------------------- guard against purged
     def _check(self, move: Move) -> bool:

@@ -29,6 +29,8 @@ class EntityOutcome(Immutable):
     message: str | None = None
     successful_calls: int = 0
     error_calls: int = 0
+    unchanged: bool = False
+    """A backup's entity whose content equals its base's (incremental / differential)."""
 
 
 class EndsJobEvent(Aggregate.Event):
@@ -197,6 +199,7 @@ class Job(Aggregate):
         successful_calls: int,
         error_calls: int,
         principal: str,
+        unchanged: bool = False,
     ) -> None:
         self._check_progress(worker_id, key)
         self._entity_succeeded(
@@ -205,33 +208,48 @@ class Job(Aggregate):
             successful_calls=successful_calls,
             error_calls=error_calls,
             principal=principal,
+            unchanged=unchanged,
         )
 
     class EntitySucceeded(Aggregate.Event):
         """Version 2 split v1's single ``calls`` count into successful and error calls
-        (an entity may succeed after some of its calls failed for good, e.g. one media file)."""
+        (an entity may succeed after some of its calls failed for good, e.g. one media file).
+        Version 3 added ``unchanged``: the entity's content equals its base backup's (an
+        incremental or differential backup; always false before v3)."""
 
-        class_version: ClassVar[int] = 2
+        class_version: ClassVar[int] = 3
         key: str
         digest: str
         successful_calls: int
         error_calls: int
         principal: str
+        unchanged: bool
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["successful_calls"] = state.pop("calls")
             state["error_calls"] = 0
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["unchanged"] = False
+
     @event(EntitySucceeded)
     def _entity_succeeded(
-        self, key: str, digest: str, successful_calls: int, error_calls: int, principal: str
+        self,
+        key: str,
+        digest: str,
+        successful_calls: int,
+        error_calls: int,
+        principal: str,
+        unchanged: bool,
     ) -> None:
         self.outcomes[key] = EntityOutcome(
             outcome="success",
             digest=digest,
             successful_calls=successful_calls,
             error_calls=error_calls,
+            unchanged=unchanged,
         )
         self.successful_calls += successful_calls
         self.error_calls += error_calls

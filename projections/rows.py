@@ -59,6 +59,12 @@ class BackupRow(Row):
     worker_id: str | None
     delete_requested: bool
     version: int
+    backup_type: str | None = None
+    """What it runs as (domain.lineage): the requested type until the worker chooses its
+    base; full when an incremental or differential found no base."""
+    base_backup_id: str | None = None
+    unchanged: int = 0
+    """Entities recorded as equal to the base's."""
 
 
 class OutcomeRow(Row):
@@ -72,6 +78,8 @@ class OutcomeRow(Row):
     successful_calls: int
     error_calls: int
     position: int
+    unchanged: bool = False
+    """A backup's entity equal to its base's (incremental / differential)."""
 
 
 class RestoreRow(Row):
@@ -136,6 +144,7 @@ def event_class(event: Any) -> type[Any]:
             Backup.Requested,
             Restore.Requested,
             Backup.DeleteRequested,
+            Backup.BaseChosen,
         ):
             return cls
     return type(event)
@@ -183,6 +192,7 @@ def new_backup_row(event: Backup.Requested) -> BackupRow:
         worker_id=None,
         delete_requested=False,
         version=event.originator_version,
+        backup_type=spec.backup_type.value,
     )
 
 
@@ -221,6 +231,10 @@ def _job_changes(kind: str, status: str, event: Any) -> dict[str, Any]:
         changes["status"] = _move_status(kind, status, delete_move)
         changes["delete_requested"] = True
         return changes
+    if cls is Backup.BaseChosen:
+        changes["backup_type"] = event.backup_type.value
+        changes["base_backup_id"] = str(event.base_backup_id) if event.base_backup_id else None
+        return changes
     move = EVENT_MOVES.get(cls)
     if move is None:
         return changes
@@ -253,6 +267,12 @@ def evolve_job(row: BackupRow | RestoreRow, event: Any) -> BackupRow | RestoreRo
         if not isinstance(event, Job.EntityIgnored):
             changes["successful_calls"] = row.successful_calls + event.successful_calls
             changes["error_calls"] = row.error_calls + event.error_calls
+        if (
+            isinstance(row, BackupRow)
+            and isinstance(event, Job.EntitySucceeded)
+            and event.unchanged
+        ):
+            changes["unchanged"] = row.unchanged + 1
     if isinstance(event, Backup.Purged):
         return None
     if kind == "restore":
@@ -264,9 +284,11 @@ def evolve_job(row: BackupRow | RestoreRow, event: Any) -> BackupRow | RestoreRo
 
 
 def outcome_row(event: Any, position: int) -> OutcomeRow:
+    unchanged = False
     if isinstance(event, Job.EntitySucceeded):
         outcome, digest, message = "success", event.digest, None
         ok, err = event.successful_calls, event.error_calls
+        unchanged = event.unchanged
     elif isinstance(event, Job.EntityFailed):
         outcome, digest, message = "error", None, event.message
         ok, err = event.successful_calls, event.error_calls
@@ -281,6 +303,7 @@ def outcome_row(event: Any, position: int) -> OutcomeRow:
         successful_calls=ok,
         error_calls=err,
         position=position,
+        unchanged=unchanged,
     )
 
 

@@ -13,6 +13,7 @@ BACKUP_COLUMNS = (
     "principal", "sw_version", "created_at", "claimed_at", "ended_at", "updated_at", "total",
     "done", "successful_calls", "error_calls", "failure_reason", "size_on_disk",
     "content_path", "worker_id", "delete_requested", "version",
+    "backup_type", "base_backup_id", "unchanged",
 )  # fmt: skip
 
 RESTORE_COLUMNS = (
@@ -24,7 +25,7 @@ RESTORE_COLUMNS = (
 
 OUTCOME_COLUMNS = (
     "job_id", "key", "outcome", "digest", "message", "successful_calls", "error_calls",
-    "position",
+    "position", "unchanged",
 )  # fmt: skip
 
 AUDIT_COLUMNS = ("position", "aggregate_id", "type", "version", "time", "principal", "payload")
@@ -32,6 +33,7 @@ AUDIT_COLUMNS = ("position", "aggregate_id", "type", "version", "time", "princip
 _INTEGER = {
     "plan_id", "download_files", "total", "done", "successful_calls", "error_calls",
     "size_on_disk", "delete_requested", "version", "position",
+    "unchanged",
 }  # fmt: skip
 
 

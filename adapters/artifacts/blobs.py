@@ -317,6 +317,12 @@ class BlobStore:
         """Whether a blob of ``digest`` is stored (its content is not checked)."""
         return self.blob_path(digest).is_file()
 
+    def reuse(self, digest: str) -> bool:
+        """Whether a blob of ``digest`` is stored, marking it recently wanted (as a put of
+        the same content would), so a purge's grace period spares it for a backup that will
+        reference it without writing it again (an incremental's unchanged media)."""
+        return self._touch_existing(self.blob_path(digest)) is not None
+
     def stored_size(self, digest: str) -> int:
         """Compressed bytes the blob occupies on disk."""
         try:

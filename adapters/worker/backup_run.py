@@ -30,6 +30,7 @@ import structlog
 
 from adapters.artifacts import ArtifactError, ArtifactStore
 from adapters.pbx_client import PbxClient
+from adapters.worker.base_content import NO_BASE, load_base, size_added
 from adapters.worker.entities import (
     ArtifactStoreFailure,
     EntityFetcher,
@@ -86,6 +87,7 @@ class BackupRun:
         self._halt: _Halt | None = None
         self._reason = ""
         self._crash: BaseException | None = None
+        self._base = NO_BASE
         self.log = log.bind(job_id=str(handle.job.id), worker_id=handle.worker_id)
 
     @property
@@ -119,10 +121,18 @@ class BackupRun:
         items = await self._resolve(client)
         if items is None or self.halted:
             return
+        self._base = await asyncio.to_thread(load_base, self.artifacts, self.backup)
         done = self.backup.outcomes
         pending = [item for item in items if item.key not in done]
-        self.log.info("backup running", entities=len(items), pending=len(pending))
-        await self._process(EntityFetcher(client, self.artifacts, self.backup.spec), pending)
+        self.log.info(
+            "backup running",
+            entities=len(items),
+            pending=len(pending),
+            type=self.backup.effective_type.value,
+            base=self._base.backup_id,
+        )
+        fetcher = EntityFetcher(client, self.artifacts, self.backup.spec, self._base)
+        await self._process(fetcher, pending)
 
     async def _client(self) -> PbxClient | None:
         host_id = self.backup.scope.host_id
@@ -193,6 +203,7 @@ class BackupRun:
                 result.digest,
                 result.successful_calls,
                 result.error_calls,
+                result.unchanged,
             )
         elif result.outcome == "error":
             await self._command(
@@ -241,7 +252,9 @@ class BackupRun:
         manifest = build_manifest(backup, self.artifacts)
         self.artifacts.write_manifest(manifest)
         backup_id = str(backup.id)
-        return self.artifacts.size_on_disk(manifest), self.artifacts.content_path(backup_id)
+        return size_added(self.artifacts, manifest, self._base), self.artifacts.content_path(
+            backup_id
+        )
 
     async def _acknowledge(self) -> None:
         try:

@@ -23,6 +23,7 @@ from urllib.parse import quote
 from adapters.artifacts import ArtifactStore
 from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
 from adapters.renderers import render_json, render_xml
+from adapters.worker.base_content import NO_BASE, BaseContent
 from domain.backup import BackupSpec
 from domain.catalogue import DATA_ENTITIES, MEDIA_ENTITIES, OutputFormat, entity_key
 
@@ -116,6 +117,8 @@ class EntityResult:
     message: str = ""
     successful_calls: int = 0
     error_calls: int = 0
+    unchanged: bool = False
+    """The content equals the base backup's (incremental / differential only)."""
 
 
 class ArtifactStoreFailure(Exception):
@@ -139,10 +142,17 @@ def store_renderings(artifacts: ArtifactStore, document: Any, xml: bool) -> str:
 class EntityFetcher:
     """Fetches entities of one backup from one PBX into the artifact store."""
 
-    def __init__(self, client: PbxClient, artifacts: ArtifactStore, spec: BackupSpec) -> None:
+    def __init__(
+        self,
+        client: PbxClient,
+        artifacts: ArtifactStore,
+        spec: BackupSpec,
+        base: BaseContent = NO_BASE,
+    ) -> None:
         self.client = client
         self.artifacts = artifacts
         self.spec = spec
+        self.base = base
 
     async def fetch(self, item: WorkItem) -> EntityResult:
         """Fetch and store one entity. Raises ArtifactStoreFailure when the store fails."""
@@ -166,10 +176,23 @@ class EntityFetcher:
             raise ArtifactStoreFailure(str(error)) from error
         if downloads_media(self.spec, item.entity):
             for file_id, expected in media_refs(document):
-                await self._download(item, file_id, expected, calls)
+                if not await self._reused(item, file_id, expected):
+                    await self._download(item, file_id, expected, calls)
         return EntityResult(
-            "success", digest=digest, successful_calls=calls.ok, error_calls=calls.errors
+            "success",
+            digest=digest,
+            successful_calls=calls.ok,
+            error_calls=calls.errors,
+            unchanged=self.base.unchanged(item.key, digest),
         )
+
+    async def _reused(self, item: WorkItem, file_id: str, expected: str) -> bool:
+        """True when the base holds this file with the checksum the PBX lists now and its
+        blob is still stored: nothing to download (see adapters.worker.base_content)."""
+        key = media_key(item.tenant_id, item.group_id, file_id)
+        if not self.base.holds_file(key, expected):
+            return False
+        return await asyncio.to_thread(self.artifacts.reuse, expected)
 
     async def _document(self, item: WorkItem, calls: _Calls) -> Any:
         if item.entity == RECORDINGS and item.user_id is None:

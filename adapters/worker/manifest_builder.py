@@ -49,17 +49,21 @@ def build_manifest(backup: Backup, artifacts: ArtifactStore) -> Manifest:
             for file_id, digest in media_refs(document):
                 if artifacts.has(digest):
                     files[media_key(tenant, group, file_id)] = digest
+    meta = {
+        "scope": str(backup.scope),
+        "kind": str(spec.kind),
+        "type": str(backup.effective_type),
+        "sw_version": backup.sw_version,
+    }
+    if backup.base_backup_id is not None:
+        # Informative only: the manifest is self-contained and restores without its base.
+        meta["base_backup_id"] = str(backup.base_backup_id)
     return Manifest(
         backup_id=str(backup.id),
         entities=entities,
         files=files,
         formats=list(spec.formats),
-        meta={
-            "scope": str(backup.scope),
-            "kind": str(spec.kind),
-            "type": str(spec.backup_type),
-            "sw_version": backup.sw_version,
-        },
+        meta=meta,
     )
 
 

@@ -203,5 +203,5 @@ def test_read_routes_list_report_and_events(server: tuple[str, Path]) -> None:
     status, events, _ = call("GET", f"{base}/api/v1/backups/{accepted['id']}/events", TOKEN)
     types = [e["type"] for e in events["items"]]
     assert types[0] == "Backup.Requested" and types[-1] == "Job.Completed"
-    assert events["total"] == len(types) == 2 + 1 + 12 + 1
+    assert events["total"] == len(types) == 2 + 1 + 1 + 12 + 1  # + BaseChosen
     assert call("GET", f"{base}/api/v1/backups?_page=0", TOKEN)[0] == 400

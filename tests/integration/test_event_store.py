@@ -94,13 +94,15 @@ def test_history_lists_every_event_of_a_job_in_order_with_principals(store: Stor
             "Backup.Requested",
             "Job.Claimed",
             "Job.ScopeResolved",
+            "Backup.BaseChosen",
             "Job.EntitySucceeded",
             "Job.Completed",
             "Backup.DeleteRequested",
         ]
-        assert [e.version for e in entries] == [1, 2, 3, 4, 5, 6]
+        assert [e.version for e in entries] == [1, 2, 3, 4, 5, 6, 7]
         assert [e.principal for e in entries] == [
             "alice",
+            "worker:w1",
             "worker:w1",
             "worker:w1",
             "worker:w1",
