@@ -7,6 +7,8 @@ and rewritten to ``%s`` for psycopg.
 
 from __future__ import annotations
 
+import hashlib
+
 BACKUP_COLUMNS = (
     "id", "reference_id", "name", "description", "status", "tenant_id", "group_id", "host_id",
     "type", "kind", "plan_id", "formats", "group_entities", "user_entities", "download_files",
@@ -40,6 +42,16 @@ _INTEGER = {
 def _ddl(table: str, columns: tuple[str, ...], key: str) -> str:
     cols = ", ".join(f"{c} {'BIGINT' if c in _INTEGER else 'TEXT'}" for c in columns)
     return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({key}))"
+
+
+VIEW_TABLES = ("backups", "restores", "outcomes", "audit")
+
+
+def shape_fingerprint(prefix: str) -> str:
+    """A digest of the views' DDL: when a release changes the shape of a view, the stored
+    fingerprint no longer matches and the views are rebuilt from the log (they are derived
+    data), instead of failing on a missing column."""
+    return hashlib.sha256("\n".join(create_statements(prefix)).encode()).hexdigest()[:16]
 
 
 def create_statements(prefix: str) -> list[str]:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
+import structlog
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
@@ -42,13 +43,17 @@ from projections.schema import (
     BACKUP_COLUMNS,
     OUTCOME_COLUMNS,
     RESTORE_COLUMNS,
+    VIEW_TABLES,
     create_statements,
     insert,
+    shape_fingerprint,
     upsert,
 )
 
 R = TypeVar("R", bound=BaseModel)
 PREFIX = "rv_"
+META_TABLE = f"{PREFIX}views_meta"
+log = structlog.get_logger("rewind.views")
 
 
 def _cell(value: Any) -> Any:
@@ -57,6 +62,13 @@ def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+def _scalar(row: Any) -> Any:
+    """The first column of a row from either driver (psycopg here yields dicts)."""
+    if row is None:
+        return None
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
 
 def to_params(row: BaseModel, columns: tuple[str, ...]) -> tuple[Any, ...]:
@@ -110,9 +122,36 @@ class ViewsMixin:
         rows = self._rows(statement, params)
         return model.model_validate(rows[0]) if rows else None
 
+    def _table_exists(self, cursor: Any, table: str) -> bool:
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ writing
     def view_statements(self) -> list[str]:
         return create_statements(PREFIX)
+
+    def _reset_if_reshaped(self, cursor: Any, tracking_table: str) -> None:
+        """Before the tables are created: when the stored views were built with another
+        shape (an upgrade added a column), drop them and forget the tracked positions, so
+        the runner rebuilds them from the start of the log. Views built before the
+        fingerprint existed count as another shape."""
+        wanted = shape_fingerprint(PREFIX)
+        self._exec(cursor, f"CREATE TABLE IF NOT EXISTS {META_TABLE} (fingerprint TEXT)")
+        self._exec(cursor, f"SELECT fingerprint FROM {META_TABLE}")
+        stored = [_scalar(row) for row in cursor.fetchall()]
+        if stored == [wanted]:
+            return
+        if stored or self._table_exists(cursor, f"{PREFIX}backups"):
+            for table in VIEW_TABLES:
+                self._exec(cursor, f"DROP TABLE IF EXISTS {PREFIX}{table}")
+            if self._table_exists(cursor, tracking_table):
+                self._exec(
+                    cursor,
+                    f"DELETE FROM {tracking_table} WHERE application_name <> ?",
+                    ("__migration__",),
+                )
+            log.warning("views reshaped: rebuilding them from the event log", shape=wanted)
+        self._exec(cursor, f"DELETE FROM {META_TABLE}")
+        self._exec(cursor, f"INSERT INTO {META_TABLE} (fingerprint) VALUES (?)", (wanted,))
 
     def apply_event(self, event: Any, tracking: Tracking) -> None:
         """Apply one event and record its position, in one transaction."""
@@ -293,6 +332,14 @@ class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.view_statements()]
 
+    def _create_table(self, c: Any) -> None:
+        self._reset_if_reshaped(c, "tracking")
+        super()._create_table(c)
+
+    def _table_exists(self, cursor: Any, table: str) -> bool:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        return cursor.fetchone() is not None
+
     @contextmanager
     def _transaction(self, commit: bool) -> Iterator[Any]:
         with self.datastore.transaction(commit=commit) as cursor:
@@ -310,6 +357,7 @@ class PostgresViews(ViewsMixin, PostgresTrackingRecorder):
     def _create_table(self, curs: Any) -> None:
         super()._create_table(curs)
         curs.execute(f"SET LOCAL search_path TO {self.datastore.schema}")
+        self._reset_if_reshaped(curs, self.tracking_table_name)
         for statement in self.view_statements():
             curs.execute(statement)
 
@@ -321,3 +369,7 @@ class PostgresViews(ViewsMixin, PostgresTrackingRecorder):
 
     def _track(self, cursor: Any, tracking: Tracking) -> None:
         self._insert_tracking(cursor, tracking)
+
+    def _table_exists(self, cursor: Any, table: str) -> bool:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{self.datastore.schema}.{table}",))
+        return bool(_scalar(cursor.fetchone()))

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
@@ -25,7 +26,7 @@ from projections.rows import fold
 from projections.service import ViewsService, view_class_for
 from projections.views import BackupFilters
 from tests.support.processes import REWIND
-from tests.support.stores import StoreTarget
+from tests.support.stores import PG_URL, StoreTarget
 
 
 def _seed(app: RewindApplication, groups: int = 3, tenant: str = "t1") -> list[UUID]:
@@ -223,3 +224,52 @@ def test_replay_check_over_ten_thousand_events(tmp_path: Path) -> None:
     )
     assert bad.returncode == 1
     assert "u00042/profile.digest: live 'tampered'" in bad.stdout
+
+
+def _age_views(store: StoreTarget) -> None:
+    """Make the stored views look built by an older release: a column missing and no shape
+    fingerprint (as before fingerprints existed)."""
+    statements = ["ALTER TABLE rv_backups DROP COLUMN unchanged", "DROP TABLE rv_views_meta"]
+    if store.kind == "sqlite":
+        with sqlite3.connect(store.data_dir / VIEWS_FILE) as conn:
+            for statement in statements:
+                conn.execute(statement)
+        return
+    assert store.database_url is not None
+    schema = store.database_url.rsplit("schema=", 1)[1]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        for statement in statements:
+            conn.execute(statement)
+
+
+async def test_views_of_an_older_shape_are_rebuilt_from_the_log(store: StoreTarget) -> None:
+    """An upgrade that changes a view's columns must not break start-up nor lose rows: the
+    service notices the shape changed, drops the views and replays the log into them."""
+    app = store.open()
+    try:
+        first = ViewsService(store.settings())
+        task = asyncio.create_task(first.run())
+        ids = await asyncio.to_thread(_seed, app, 3)
+        while first.waiter.position < app.current_position():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        _age_views(store)
+        second = ViewsService(store.settings())
+        task = asyncio.create_task(second.run())
+        try:
+            while second.runner is None:
+                await asyncio.sleep(0.01)
+            await _caught_up(app, second)
+            folded = fold(_log(app))
+            for backup_id in ids:
+                assert second.view.backup(str(backup_id)) == folded.backups[str(backup_id)]
+            assert len(second.view.audit_log(0, 10000)) == app.current_position()
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        app.close()
