@@ -9,9 +9,9 @@ field (a bad cron names ``cron``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from adapters.cron import check_cron
 from api.schemas import Strict, _check_entities
@@ -22,6 +22,21 @@ from domain.scope import Scope, check_name
 COUNT = Field(default=None, ge=1, le=10_000)
 
 
+def _some_formats(value: list[OutputFormat]) -> list[OutputFormat]:
+    if not value:
+        raise ValueError("formats: at least one of json, xml")
+    return sorted(set(value))
+
+
+GroupEntities = Annotated[
+    list[str], AfterValidator(lambda v: _check_entities(v, GROUP_ENTITIES, "group"))
+]
+UserEntities = Annotated[
+    list[str], AfterValidator(lambda v: _check_entities(v, USER_ENTITIES, "user"))
+]
+Formats = Annotated[list[OutputFormat], AfterValidator(_some_formats)]
+
+
 class PlanFields(Strict):
     """Every settable field; what ``POST`` requires and ``PUT`` may send in part."""
 
@@ -29,9 +44,9 @@ class PlanFields(Strict):
     host_id: str = "default"
     tenant_id: str | None = None
     group_id: str | None = None
-    group: list[str] = Field(default_factory=lambda: list(GROUP_ENTITIES))
-    user: list[str] = Field(default_factory=lambda: list(USER_ENTITIES))
-    formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat.JSON])
+    group: GroupEntities = Field(default_factory=lambda: list(GROUP_ENTITIES))
+    user: UserEntities = Field(default_factory=lambda: list(USER_ENTITIES))
+    formats: Formats = Field(default_factory=lambda: [OutputFormat.JSON])
     download_announcement_files: bool = True
     type: BackupType = BackupType.FULL
     kind: BackupKind = BackupKind.CONFIG
@@ -47,23 +62,6 @@ class PlanFields(Strict):
     @classmethod
     def _ids(cls, value: str | None, info: Any) -> str | None:
         return None if value is None else check_name(value, info.field_name)
-
-    @field_validator("group")
-    @classmethod
-    def _group(cls, value: list[str]) -> list[str]:
-        return _check_entities(value, GROUP_ENTITIES, "group")
-
-    @field_validator("user")
-    @classmethod
-    def _user(cls, value: list[str]) -> list[str]:
-        return _check_entities(value, USER_ENTITIES, "user")
-
-    @field_validator("formats")
-    @classmethod
-    def _formats(cls, value: list[OutputFormat]) -> list[OutputFormat]:
-        if not value:
-            raise ValueError("formats: at least one of json, xml")
-        return sorted(set(value))
 
     @field_validator("cron")
     @classmethod
