@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from domain.plan import plan_uuid
 from tests.support.http import call, wait_for
-from tests.support.processes import start_serve
+from tests.support.processes import rewind_history, start, start_sandbox, start_serve
 
 TOKEN = "plans-e2e-token"
 GROUP = {"tenant_id": "t01", "group_id": "t01-g01"}
@@ -40,6 +42,18 @@ def create(base: str, **fields: Any) -> dict[str, Any]:
     status, body, _ = call("POST", f"{base}/api/v1/plans", TOKEN, {"name": "p", **GROUP, **fields})
     assert status == 201, body
     return dict(body)
+
+
+def finished_backup(base: str, backup_id: str) -> dict[str, Any]:
+    """Wait for the backup to end. A server's views see another process's writes a moment
+    later, so a 404 first only means "not yet"."""
+
+    def finished() -> dict[str, Any] | None:
+        status, view, _ = call("GET", f"{base}/api/v1/backups/{backup_id}", TOKEN)
+        return view if status == 200 and view["status"] in ("SUCCESS", "FAILED") else None
+
+    view: dict[str, Any] = wait_for(finished, timeout=60)
+    return view
 
 
 def at(value: str | None) -> datetime | None:
@@ -96,11 +110,7 @@ def test_run_now_then_delete_keeps_the_backup(base: str) -> None:
     status, accepted, _ = call("POST", f"{url}/run", TOKEN)
     assert status == 202, accepted
 
-    def finished() -> dict[str, Any] | None:
-        _, view, _ = call("GET", f"{base}/api/v1/backups/{accepted['id']}", TOKEN)
-        return view if view["status"] in ("SUCCESS", "FAILED") else None
-
-    view = wait_for(finished, timeout=60)
+    view = finished_backup(base, accepted["id"])
     assert view["status"] == "SUCCESS" and view["group_id"] == "t01-g02"
     assert call("GET", url, TOKEN)[1]["last_backup_id"] == accepted["id"]
 
@@ -155,3 +165,44 @@ def test_the_scheduler_in_serve_fires_a_cron_tick(base: str) -> None:
     assert status == 200 and events["items"][0]["principal"] == "scheduler"
     view = call("GET", url, TOKEN)[1]
     assert at(view["last_tick"]) is not None and at(view["last_tick"]).second == 0  # type: ignore[union-attr]
+
+
+def test_rewind_worker_runs_the_scheduler(tmp_path: Path) -> None:
+    """`rewind serve --no-worker` runs no scheduler: a tick passes unfired. `rewind worker`
+    on the same data then fires the missed tick (catch-up) and runs the backup."""
+    sandbox, pbx = start_sandbox("--tenants", "1", "--groups", "1", "--users", "2")
+    data_dir = tmp_path / "data"
+    env = {"REWIND_SCHEDULER_TICK_SECONDS": "1"}
+    try:
+        serve, url = start_serve(data_dir, TOKEN, "--pbx", pbx, "--no-worker")
+        try:
+            plan = create(url, name="minutely", cron="* * * * *")
+            plan_url = f"{url}/api/v1/plans/{plan['id']}"
+            due = at(plan["next_run"])
+            assert due is not None
+            wait_for(lambda: datetime.now(UTC) > due + timedelta(seconds=3), timeout=90)
+            assert call("GET", plan_url, TOKEN)[1]["last_tick"] is None, "no scheduler here"
+
+            worker = start(["worker", "--data-dir", str(data_dir), "--worker-id", "w-plans"], env)
+            try:
+                worker.wait_for_line("worker w-plans running")
+                fired = wait_for(lambda: call("GET", plan_url, TOKEN)[1]["last_backup_id"], 60)
+
+                assert finished_backup(url, fired)["status"] == "SUCCESS"
+            finally:
+                worker.stop()
+            view = call("GET", plan_url, TOKEN)[1]
+        finally:
+            serve.stop()
+    finally:
+        sandbox.stop()
+    history = rewind_history(data_dir, fired)
+    assert history[0]["principal"] == "scheduler"
+    assert history[0]["payload"]["spec"]["plan_id"] == plan["id"]
+    ticks = [
+        at(e["payload"]["tick"])
+        for e in rewind_history(data_dir, str(plan_uuid(plan["id"])))
+        if e["type"] == "Plan.Fired"
+    ]
+    assert ticks[0] == due, "the tick missed while no scheduler ran fires on start-up"
+    assert len(set(ticks)) == len(ticks) and at(view["last_tick"]) == ticks[-1]
