@@ -281,21 +281,29 @@ class PlanDirectory(Aggregate):
         self.plan_ids.append(plan_id)
 
 
+SPEC_FIELDS = {
+    "scope",
+    "group_entities",
+    "user_entities",
+    "formats",
+    "download_files",
+    "kind",
+    "backup_type",
+}
+"""What a plan's settings and a backup request share, under the same names."""
+
+
 def plan_backup_spec(plan: Plan, force: bool = False) -> BackupSpec:
     """The backup request a run of the plan's deployed version makes (named by its
     reference id, since many runs of one plan cannot share a name)."""
     settings = plan.settings
-    return BackupSpec(
-        scope=settings.scope,
-        group_entities=settings.group_entities,
-        user_entities=settings.user_entities,
-        formats=settings.formats,
-        download_files=settings.download_files,
-        description=f"plan {plan.plan_id}: {settings.name}",
-        kind=settings.kind,
-        backup_type=settings.backup_type,
-        plan_id=plan.plan_id,
-        force=force,
+    return BackupSpec.model_validate(
+        {
+            **{name: getattr(settings, name) for name in SPEC_FIELDS},
+            "description": f"plan {plan.plan_id}: {settings.name}",
+            "plan_id": plan.plan_id,
+            "force": force,
+        }
     )
 
 

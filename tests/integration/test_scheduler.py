@@ -220,14 +220,19 @@ async def test_catch_up_runs_once_after_downtime(
 def _scheduler_process(
     target: StoreTarget, ticks: list[datetime], barrier: Any, results: Any
 ) -> None:
-    app = target.open()
+    """One scheduler process: a pass at each tick, in step with the other one."""
     try:
-        for tick in ticks:
-            barrier.wait()
-            report = Scheduler(app, lambda tick=tick: tick + timedelta(seconds=5)).run_once()
-            results.put((tick.isoformat(), len(report.fired) + len(report.skipped)))
-    finally:
-        app.close()
+        app = target.open()
+        try:
+            for tick in ticks:
+                barrier.wait()
+                report = Scheduler(app, lambda tick=tick: tick + timedelta(seconds=5)).run_once()
+                results.put((tick.isoformat(), len(report.fired) + len(report.skipped)))
+        finally:
+            app.close()
+    except Exception as error:  # e.g. the server refusing connections: fail fast, say why
+        barrier.abort()
+        results.put(("error", repr(error)))
 
 
 def test_two_schedulers_on_postgres_fire_a_tick_once(tmp_path: Path) -> None:
@@ -253,7 +258,11 @@ def test_two_schedulers_on_postgres_fire_a_tick_once(tmp_path: Path) -> None:
         ]
         for proc in procs:
             proc.start()
-        outcomes = [results.get(timeout=180) for _ in range(2 * len(ticks))]
+        outcomes: list[tuple[str, int]] = []
+        while len(outcomes) < 2 * len(ticks):
+            outcome = results.get(timeout=180)
+            assert outcome[0] != "error", outcome
+            outcomes.append(outcome)
         for proc in procs:
             proc.join(60)
             assert proc.exitcode == 0
