@@ -102,6 +102,8 @@ def test_list_pages_and_pause_resume(base: str) -> None:
     assert status == 200 and paused["paused"] and paused["next_run"] is None
     status, resumed, _ = call("POST", f"{url}/resume", TOKEN)
     assert status == 200 and not resumed["paused"] and resumed["next_run"] is not None
+    status, ready, _ = call("GET", f"{base}/readyz", None)
+    assert status == 200, ready  # the views took every plan event in their stride
 
 
 def test_run_now_then_delete_keeps_the_backup(base: str) -> None:
