@@ -102,10 +102,11 @@ def check_fields(tree: FieldTree, shape: FieldTree, path: str = "") -> None:
     for name, sub in tree.items():
         if sub is None:
             continue
+        full_name = f"{path}.{name}" if path else name
         inner = shape[name]
         if inner is None:
-            raise FieldsError(f"fields: {path}{name} has no subfields")
-        check_fields(sub, inner, f"{path}{name}.")
+            raise FieldsError(f"fields: {full_name} has no subfields")
+        check_fields(sub, inner, full_name)
 
 
 def select(value: Any, tree: FieldTree) -> Any:
