@@ -350,8 +350,10 @@ def test_no_backup_while_a_restore_runs(server: Server) -> None:
     finally:
         call("POST", f"{server.base}/api/v1/restores/{restore['id']}/cancel", TOKEN)
         wait_for(
-            lambda: server.get(f"/api/v1/restores/{restore['id']}")[1]["status"]
-            in ("SUCCESS", "FAILED"),
+            lambda: (
+                server.get(f"/api/v1/restores/{restore['id']}")[1]["status"]
+                in ("SUCCESS", "FAILED")
+            ),
             timeout=60,
         )
 
