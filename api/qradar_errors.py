@@ -31,7 +31,7 @@ from domain.errors import DomainError, InvalidRequest
 
 log = structlog.get_logger("rewind.qradar")
 
-Operation = Literal["create", "retrieve", "list", "delete"]
+Operation = Literal["create", "retrieve", "list", "delete", "hosts"]
 
 DOCUMENTED: dict[int, str] = {
     1001: "The backup does not exist.",
@@ -67,6 +67,7 @@ UNEXPECTED_MESSAGES: dict[Operation, str] = {
     "retrieve": "An error occurred during the attempt to retrieve the backup.",
     "list": "An error occurred during the attempt to retrieve the backups.",
     "delete": "An error occurred during the attempt to delete the backup.",
+    "hosts": "An error occurred during the attempt to retrieve the hosts.",
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

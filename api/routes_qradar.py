@@ -182,7 +182,7 @@ async def delete_backup(request: web.Request) -> web.Response:
 
 
 @qradar_routes.get(HOSTS)
-@qradar_errors("list")
+@qradar_errors("hosts")
 async def list_hosts(request: web.Request) -> web.Response:
     services = _services(request)
     tree = _fields(request, HOST_SHAPE)
