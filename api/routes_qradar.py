@@ -38,7 +38,7 @@ from api.qradar_schemas import (
     parse_range,
 )
 from api.routes_lifecycle import _delete
-from domain.admission import PlanBackupRequest, console_host_id, request_plan_backup
+from domain.admission import PlanBackupRequest, console_host_id
 from domain.application import RewindApplication
 from domain.backup import Backup
 from domain.catalogue import BackupKind
@@ -90,7 +90,10 @@ def _host_by_long(app: RewindApplication, number: int) -> str:
 def _create(app: RewindApplication, body: CreateBackup, kind: BackupKind, principal: str) -> Backup:
     """Checks in the document's order: the configuration (1007), then the host (1009)."""
     app.get_plan(body.configuration_id)
-    host_id = console_host_id(app) if body.host_id is None else _host_by_long(app, body.host_id)
+    if body.host_id is None:
+        host_id = console_host_id(app.list_hosts())
+    else:
+        host_id = _host_by_long(app, body.host_id)
     request = PlanBackupRequest(
         plan_id=body.configuration_id,
         host_id=host_id,
@@ -98,7 +101,7 @@ def _create(app: RewindApplication, body: CreateBackup, kind: BackupKind, princi
         name=body.name,
         description=body.description,
     )
-    return request_plan_backup(app, request, principal)
+    return app.request_plan_backup(request, principal)
 
 
 def _not_found(raw: str) -> QRadarError:

@@ -14,6 +14,10 @@ from typing import Any
 
 import pytest
 
+from adapters.event_store import open_application
+from adapters.settings import Settings
+from domain.plan import PlanSettings
+from domain.scope import Scope
 from tests.support.http import call, wait_for
 from tests.support.processes import Running, start_sandbox, start_serve
 
@@ -356,6 +360,34 @@ def test_no_backup_while_a_restore_runs(server: Server) -> None:
             ),
             timeout=60,
         )
+
+
+def test_a_plan_with_undeployed_changes_is_refused_until_deployed(server: Server) -> None:
+    """An operator (another process on the same event store, as ``rewind`` commands are)
+    creates plan 2, a single group, and stages a change to it: the create is refused with
+    1011 until the change is deployed, then runs the deployed plan."""
+    server.wait_idle()
+    operator = open_application(Settings(data_dir=server.data_dir))
+    try:
+        group = Scope(host_id="default", tenant_id="t01", group_id="t01-g02")
+        plan = operator.create_plan(PlanSettings(name="one group", scope=group), "operator")
+        staged = PlanSettings(name="one group", scope=group, user_entities=("voice_mail",))
+        operator.stage_plan(plan.plan_id, staged, "operator")
+        count = len(server.backups())
+        body = {"name": "from-plan", "configuration_id": plan.plan_id}
+        assert_error(server.post(body), 409, 1011)
+        assert len(server.backups()) == count
+        operator.deploy_plan(plan.plan_id, "operator")
+    finally:
+        operator.close()
+    status, created, _ = server.post(body)
+    assert status == 201, created
+    assert created["configuration_id"] == plan.plan_id
+    assert server.finished(created["id"])["status"] == "SUCCESS"
+    _, report, _ = server.get("/api/v1/backups?tenant_id=t01&group_id=t01-g02&_pagesize=1")
+    (native,) = report["items"]
+    assert native["name"] == "from-plan"
+    assert native["progress"]["total"] == 13 + 3  # every group entity, voice_mail of 3 users
 
 
 def test_an_unwritable_event_store_answers_500_1000(server: Server) -> None:

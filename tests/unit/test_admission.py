@@ -13,8 +13,10 @@ from domain.errors import (
     DomainError,
     HostNotActive,
     HostStoresNoData,
+    UndeployedPlanChanges,
 )
 from domain.host import Host, HostSettings
+from domain.plan import Plan, default_plan_settings
 
 CONFIG, DATA = BackupKind.CONFIG, BackupKind.DATA
 
@@ -53,3 +55,15 @@ def test_refusals(flags: dict[str, bool], kind: BackupKind, error: type[DomainEr
 )
 def test_what_the_flags_allow(flags: dict[str, bool], kind: BackupKind) -> None:
     check_host_admits(host(**flags), kind)
+
+
+def test_a_plan_with_staged_changes_is_refused_after_an_inactive_host() -> None:
+    plan = Plan(plan_id=2, settings=default_plan_settings(), principal="test")
+    check_host_admits(host(), CONFIG, plan)
+    plan.stage(default_plan_settings().model_copy(update={"cron": "0 2 * * *"}), "test")
+    with pytest.raises(UndeployedPlanChanges):
+        check_host_admits(host(), CONFIG, plan)
+    with pytest.raises(HostNotActive):
+        check_host_admits(host(active=False), CONFIG, plan)
+    plan.deploy("test")
+    check_host_admits(host(), CONFIG, plan)
