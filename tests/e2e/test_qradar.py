@@ -410,7 +410,7 @@ def test_an_unwritable_event_store_answers_500_1000(server: Server) -> None:
     server.finished(created["id"])
 
 
-def test_ids_hold_across_a_restart(tmp_path: Path, server: Server) -> None:
+def test_ids_are_the_same_in_another_server_process(tmp_path: Path, server: Server) -> None:
     """The Long ids are a function of the stored UUIDs: a second server process on the same
     data finds the same backups and hosts under the same numbers."""
     server.wait_idle()
