@@ -142,13 +142,18 @@ def _name(value: Any) -> str:
     return value
 
 
+def is_long(text: str) -> bool:
+    """ASCII digits that fit a Long (int() takes other digits too, and huge numbers fail)."""
+    return 0 < len(text) <= 19 and text.isascii() and text.isdigit()
+
+
 def _long(value: Any, field: str) -> int:
     """A Long given as a JSON integer or a string of digits (as some clients send ids)."""
     if isinstance(value, bool):
         raise invalid(f"{field} must be an integer, got a boolean", field=field)
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and is_long(value.strip()):
         return int(value.strip())
     raise invalid(f"{field} must be an integer, got {value!r:.40}", field=field)
 

@@ -33,6 +33,7 @@ from api.qradar_schemas import (
     CreateBackup,
     QRadarBackup,
     QRadarHost,
+    is_long,
     parse_backup_type,
     parse_create,
     parse_range,
@@ -111,7 +112,7 @@ def _not_found(raw: str) -> QRadarError:
 async def _row_by_long(services: Services, raw: str) -> BackupRow:
     """The backup whose Long id is ``raw``; on the (improbable) collision of two ids, the
     older one (see api.qradar_ids)."""
-    pattern = uuid_like_pattern(int(raw)) if raw.isdigit() else None
+    pattern = uuid_like_pattern(int(raw)) if is_long(raw) else None
     if pattern is None:
         raise _not_found(raw)
     rows = await services.query(services.views.view.backups_by_id_pattern, pattern)

@@ -326,7 +326,7 @@ def test_deleting_a_finished_backup(server: Server) -> None:
     assert_error(call("DELETE", f"{server.base}{BACKUPS}/{nightly['id']}", TOKEN), 404, 1001)
 
 
-@pytest.mark.parametrize("backup_id", ["12345", "abc", str(2**60), "-1"])
+@pytest.mark.parametrize("backup_id", ["12345", "abc", str(2**60), "-1", "9" * 5000, "%C2%B2"])
 def test_unknown_ids_answer_404_1001(server: Server, backup_id: str) -> None:
     assert_error(server.get(f"{BACKUPS}/{backup_id}"), 404, 1001)
     assert_error(call("DELETE", f"{server.base}{BACKUPS}/{backup_id}", TOKEN), 404, 1001)
