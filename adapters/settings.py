@@ -44,3 +44,8 @@ class Settings(BaseSettings):
         description="share (0..1) of SUCCESS and MISSING backups verified each round; "
         "0 turns the periodic verifier off",
     )
+    scheduler_tick_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often the scheduler looks for due plan ticks and expired backups",
+    )

@@ -77,12 +77,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run a worker alone (scale-out: several share one PostgreSQL database and one
-    artifact directory); it claims, runs and resumes backups until interrupted."""
+    artifact directory); it claims, runs and resumes backups until interrupted. The plan
+    scheduler runs beside it (each tick fires once however many run)."""
     import signal
     import uuid
 
     from adapters.artifacts import ArtifactStore
     from adapters.event_store import open_application
+    from adapters.scheduler import Scheduler
     from adapters.worker import Worker
 
     settings = _settings(args)
@@ -98,6 +100,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             max_jobs=settings.worker_concurrency,
         )
         task = asyncio.create_task(worker.run())
+        scheduler = Scheduler(app, on_fired=worker.nudge)
+        scheduling = asyncio.create_task(scheduler.run(settings.scheduler_tick_seconds))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
@@ -107,6 +111,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         except asyncio.CancelledError:
             pass
         finally:
+            scheduling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scheduling
             await asyncio.to_thread(app.close)
 
     asyncio.run(run())

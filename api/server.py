@@ -27,6 +27,7 @@ from api.negotiation import MAX_BODY_BYTES, negotiation_middleware
 from api.routes_apio import apio_routes
 from api.routes_lifecycle import lifecycle_routes
 from api.routes_native import routes
+from api.routes_plans import plan_routes
 from api.routes_qradar import qradar_routes
 from api.routes_restores import restore_routes
 from domain.errors import UnknownHost
@@ -173,6 +174,27 @@ async def _verifier_ctx(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The plan scheduler (adapters.scheduler): fires plans on their cron and applies
+    their retention, every ``scheduler_tick_seconds``. It runs wherever the worker runs
+    (not under --no-worker); several on one PostgreSQL database fire each tick once."""
+    options = app[OPTIONS]
+    services = app[SERVICES]
+    task: asyncio.Task[None] | None = None
+    if options.run_worker:
+        from adapters.scheduler import Scheduler
+
+        scheduler = Scheduler(services.app, on_fired=services.nudge)
+        task = asyncio.create_task(
+            scheduler.run(options.settings.scheduler_tick_seconds), name="rewind-scheduler"
+        )
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(options: ServeOptions) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, negotiation_middleware, auth_middleware],
@@ -184,9 +206,11 @@ def create_app(options: ServeOptions) -> web.Application:
     app.cleanup_ctx.append(_default_host_ctx)
     app.cleanup_ctx.append(_worker_ctx)
     app.cleanup_ctx.append(_verifier_ctx)
+    app.cleanup_ctx.append(_scheduler_ctx)
     app.add_routes(routes)
     app.add_routes(lifecycle_routes)
     app.add_routes(restore_routes)
     app.add_routes(apio_routes)
     app.add_routes(qradar_routes)
+    app.add_routes(plan_routes)
     return app

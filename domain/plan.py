@@ -51,6 +51,15 @@ class DefaultPlanUndeletable(DomainError):
     status = 409
 
 
+class ArmsSchedule(Aggregate.Event):
+    """Events from which the plan's schedule counts anew (deploy, resume): ticks before
+    them are never caught up. They stamp ``armed_at`` with their own timestamp."""
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.armed_at = self.timestamp
+        super().apply(aggregate)
+
+
 class PlanSettings(Immutable):
     name: str
     scope: Scope
@@ -71,13 +80,10 @@ class PlanSettings(Immutable):
     @property
     def retention(self) -> RetentionRules:
         """The retention rules (domain.retention); none set keeps every backup."""
-        return RetentionRules(
-            retention_days=self.retention_days,
-            keep_last=self.keep_last,
-            keep_daily=self.keep_daily,
-            keep_weekly=self.keep_weekly,
-            keep_monthly=self.keep_monthly,
-        )
+        return RetentionRules.model_validate(self.model_dump(include=RETENTION_FIELDS))
+
+
+RETENTION_FIELDS: set[str] = set(RetentionRules.model_fields)
 
 
 def default_plan_settings() -> PlanSettings:
@@ -161,13 +167,9 @@ class Plan(Aggregate):
             )
         self._deployed(settings=self.staged, principal=principal)
 
-    class Deployed(Aggregate.Event):
+    class Deployed(ArmsSchedule):
         settings: PlanSettings
         principal: str
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.armed_at = self.timestamp
-            super().apply(aggregate)
 
     @event(Deployed)
     def _deployed(self, settings: PlanSettings, principal: str) -> None:
@@ -191,12 +193,8 @@ class Plan(Aggregate):
         if self.paused:
             self._resumed(principal=principal)
 
-    class Resumed(Aggregate.Event):
+    class Resumed(ArmsSchedule):
         principal: str
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.armed_at = self.timestamp
-            super().apply(aggregate)
 
     @event(Resumed)
     def _resumed(self, principal: str) -> None:
