@@ -14,10 +14,6 @@ from typing import Any
 
 import pytest
 
-from adapters.event_store import open_application
-from adapters.settings import Settings
-from domain.plan import PlanSettings
-from domain.scope import Scope
 from tests.support.http import call, wait_for
 from tests.support.processes import Running, start_sandbox, start_serve
 
@@ -363,31 +359,29 @@ def test_no_backup_while_a_restore_runs(server: Server) -> None:
 
 
 def test_a_plan_with_undeployed_changes_is_refused_until_deployed(server: Server) -> None:
-    """An operator (another process on the same event store, as ``rewind`` commands are)
-    creates plan 2, a single group, and stages a change to it: the create is refused with
-    1011 until the change is deployed, then runs the deployed plan."""
+    """Plan 2 (one group) gets a staged edit: the create is refused with 1011 until the edit
+    is deployed, then runs the deployed version."""
     server.wait_idle()
-    operator = open_application(Settings(data_dir=server.data_dir))
-    try:
-        group = Scope(host_id="default", tenant_id="t01", group_id="t01-g02")
-        plan = operator.create_plan(PlanSettings(name="one group", scope=group), "operator")
-        staged = PlanSettings(name="one group", scope=group, user_entities=("voice_mail",))
-        operator.stage_plan(plan.plan_id, staged, "operator")
-        count = len(server.backups())
-        body = {"name": "from-plan", "configuration_id": plan.plan_id}
-        assert_error(server.post(body), 409, 1011)
-        assert len(server.backups()) == count
-        operator.deploy_plan(plan.plan_id, "operator")
-    finally:
-        operator.close()
-    status, created, _ = server.post(body)
+    plans = f"{server.base}/api/v1/plans"
+    body = {"name": "one group", "tenant_id": "t01", "group_id": "t01-g02"}
+    status, plan, _ = call("POST", plans, TOKEN, body)
+    assert status == 201, plan
+    status, staged, _ = call("PUT", f"{plans}/{plan['id']}", TOKEN, {"user": ["voice_mail"]})
+    assert status == 200, staged
+    count = len(server.backups())
+    create = {"name": "from-plan", "configuration_id": plan["id"]}
+    assert_error(server.post(create), 409, 1011)
+    assert len(server.backups()) == count
+    status, deployed, _ = call("POST", f"{plans}/{plan['id']}/deploy", TOKEN)
+    assert status == 200, deployed
+    status, created, _ = server.post(create)
     assert status == 201, created
-    assert created["configuration_id"] == plan.plan_id
+    assert created["configuration_id"] == plan["id"]
     assert server.finished(created["id"])["status"] == "SUCCESS"
-    _, report, _ = server.get("/api/v1/backups?tenant_id=t01&group_id=t01-g02&_pagesize=1")
-    (native,) = report["items"]
-    assert native["name"] == "from-plan"
-    assert native["progress"]["total"] == 13 + 3  # every group entity, voice_mail of 3 users
+    _, native, _ = server.get("/api/v1/backups?tenant_id=t01&group_id=t01-g02&_pagesize=1")
+    (latest,) = native["items"]
+    assert latest["name"] == "from-plan"
+    assert latest["progress"]["total"] == 13 + 3  # every group entity, voice_mail of 3 users
 
 
 def test_an_unwritable_event_store_answers_500_1000(server: Server) -> None:
