@@ -28,6 +28,7 @@ from api.routes_apio import apio_routes
 from api.routes_lifecycle import lifecycle_routes
 from api.routes_native import routes
 from api.routes_plans import plan_routes
+from api.routes_qradar import qradar_routes
 from api.routes_restores import restore_routes
 from domain.errors import UnknownHost
 from domain.host import HostSettings
@@ -210,5 +211,6 @@ def create_app(options: ServeOptions) -> web.Application:
     app.add_routes(lifecycle_routes)
     app.add_routes(restore_routes)
     app.add_routes(apio_routes)
+    app.add_routes(qradar_routes)
     app.add_routes(plan_routes)
     return app

@@ -23,6 +23,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from domain.admission import PlanBackupRequest, check_host_admits, spec_from_plan
 from domain.audit import AuditEntry, audit_entry
 from domain.backup import Backup, BackupSpec
 from domain.errors import (
@@ -327,6 +328,22 @@ class RewindApplication(Application[UUID]):
         def command() -> Backup:
             backup, changed = self._admit_backup(spec, principal)
             self.save(*changed)
+            return backup
+
+        return self._retrying(command)
+
+    def request_plan_backup(self, request: PlanBackupRequest, principal: str) -> Backup:
+        """Seed 001's create: a run of plan ``request.plan_id`` on a host whose flags admit
+        it (domain.admission: 1007, 1009, 1010-1014), then the guards (1005, 1015, 1016).
+        The plan records the run in the same write, so a change staged meanwhile makes this
+        command retry and be refused (1011)."""
+
+        def command() -> Backup:
+            plan = self.get_plan(request.plan_id)
+            check_host_admits(self.get_host(request.host_id), request.kind, plan)
+            backup, changed = self._admit_backup(spec_from_plan(plan, request), principal)
+            plan.run_requested(backup_id=backup.id, principal=principal)
+            self.save(*changed, plan)
             return backup
 
         return self._retrying(command)

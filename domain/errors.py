@@ -55,6 +55,41 @@ class UnknownHost(DomainError):
     status = 422
 
 
+class HostNotActive(DomainError):
+    """The host is registered but not active: nothing is backed up from it (seed 001, 1010)."""
+
+    code = 1010
+    status = 422
+
+
+class UndeployedPlanChanges(DomainError):
+    """The plan has staged changes not yet deployed: a backup would run a configuration
+    nobody has confirmed (seed 001, 1011)."""
+
+    code = 1011
+
+
+class ConfigBackupNeedsConsole(DomainError):
+    """A CONFIG backup runs only on a console host (seed 001, 1012)."""
+
+    code = 1012
+    status = 422
+
+
+class HostStoresNoData(DomainError):
+    """A DATA backup needs a host that stores data (recordings) (seed 001, 1013)."""
+
+    code = 1013
+    status = 422
+
+
+class DataBackupsNotConfigured(DomainError):
+    """The host stores data but is not configured for data backups (seed 001, 1014)."""
+
+    code = 1014
+    status = 422
+
+
 class IllegalMove(DomainError):
     """The lifecycle table has no row for this move from the job's current status."""
 

@@ -243,6 +243,11 @@ class ViewsMixin:
             BackupRow, f"SELECT * FROM {PREFIX}backups WHERE reference_id = ?", (reference_id,)
         )
 
+    def backups_by_id_pattern(self, pattern: str) -> list[BackupRow]:
+        """Backups whose id matches a LIKE ``pattern`` (the QRadar dialect's Long ids)."""
+        rows = self._rows(f"SELECT * FROM {PREFIX}backups WHERE id LIKE ?", (pattern,))
+        return [BackupRow.model_validate(r) for r in rows]
+
     def latest_backup(self, tenant_id: str, group_id: str) -> BackupRow | None:
         return self._one(
             BackupRow,

@@ -273,3 +273,21 @@ async def test_views_of_an_older_shape_are_rebuilt_from_the_log(store: StoreTarg
                 await task
     finally:
         app.close()
+
+
+async def test_backups_are_found_by_their_qradar_long_id(
+    service: tuple[RewindApplication, ViewsService],
+) -> None:
+    """The QRadar dialect's Long ids (api.qradar_ids) find each backup, and only it, with the
+    view's LIKE query on both backends."""
+    from api.qradar_ids import long_id, uuid_like_pattern
+
+    app, views = service
+    ids = await asyncio.to_thread(_seed, app, 4)
+    await _caught_up(app, views)
+    for backup_id in ids:
+        pattern = uuid_like_pattern(long_id(backup_id))
+        assert pattern is not None
+        rows = views.view.backups_by_id_pattern(pattern)
+        assert [row.id for row in rows] == [str(backup_id)]
+    assert views.view.backups_by_id_pattern("ffffffff-ffff-_fff%") == []

@@ -1,0 +1,221 @@
+"""The QRadar dialect's resources and request parsing (seed 001).
+
+The create body is read field by field, not by a strict model, because the document gives
+each problem its own code (1002-1008) and says that "any other set fields will be ignored".
+Wrong JSON types the document does not cover answer 400 (2007) naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from api.qradar_errors import QRadarError, invalid
+from api.qradar_fields import FieldTree
+from api.qradar_ids import host_long_id, long_id
+from domain.application import SW_VERSION
+from domain.catalogue import BackupKind
+from domain.host import Host
+from projections.rows import BackupRow
+
+NAME_MAX = 100
+DESCRIPTION_MAX = 255
+_NAME_CHARS = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_RANGE = re.compile(r"^\s*items\s*=\s*(\d+)\s*-\s*(\d+)\s*$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_ms(moment: datetime | None) -> int | None:
+    """Milliseconds since the epoch, exactly (no float rounding)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+class QRadarBackup(BaseModel):
+    """A backup as seed 001 describes it, fields in the document's order."""
+
+    id: int
+    configuration_id: int | None
+    """The plan it was made from; null for a backup started outside any plan (native API)."""
+    host_id: int
+    name: str
+    description: str | None
+    type: str
+    version: str
+    time_initiated: int
+    time_completed: int | None
+    """Null until the backup has ended (SUCCESS, FAILED, or stopped)."""
+    initiated_by: str
+    status: str
+    size_on_disk: int
+    content_file_path: str | None
+    """The backup's manifest in the artifact store, once it has succeeded."""
+    is_valid: bool
+    is_version_compatible: bool
+
+    @classmethod
+    def from_row(cls, row: BackupRow) -> QRadarBackup:
+        return cls(
+            id=long_id(UUID(row.id)),
+            configuration_id=row.plan_id,
+            host_id=host_long_id(row.host_id),
+            name=row.name,
+            description=row.description,
+            type=row.kind,
+            version=row.sw_version,
+            time_initiated=epoch_ms(row.created_at) or 0,
+            time_completed=epoch_ms(row.ended_at),
+            initiated_by=row.principal,
+            status=row.status,
+            size_on_disk=row.size_on_disk,
+            content_file_path=row.content_path,
+            is_valid=row.status == "SUCCESS",
+            is_version_compatible=row.sw_version == SW_VERSION,
+        )
+
+
+class QRadarHost(BaseModel):
+    """Enough of QRadar's hosts API (api/config/deployment/hosts) for a client to find the
+    Long ``host_id`` a backup takes, and the flags the create checks."""
+
+    id: int
+    hostname: str
+    status: str
+    """"Active" or "Inactive"."""
+    is_console: bool
+    stores_data: bool
+    data_backups_configured: bool
+    rewind_host_id: str
+    """The host's id in Rewind's native API."""
+
+    @classmethod
+    def from_host(cls, host: Host) -> QRadarHost:
+        flags = host.settings
+        return cls(
+            id=host_long_id(host.host_id),
+            hostname=flags.name,
+            status="Active" if flags.active else "Inactive",
+            is_console=flags.is_console,
+            stores_data=flags.stores_data,
+            data_backups_configured=flags.data_backups_configured,
+            rewind_host_id=host.host_id,
+        )
+
+
+def shape_of(model: type[BaseModel]) -> FieldTree:
+    """The ``fields`` a flat resource offers."""
+    return dict.fromkeys(model.model_fields)
+
+
+BACKUP_SHAPE = shape_of(QRadarBackup)
+HOST_SHAPE = shape_of(QRadarHost)
+
+
+class CreateBackup(BaseModel):
+    """A valid create body."""
+
+    name: str
+    configuration_id: int
+    description: str | None
+    host_id: int | None
+
+
+def _name(value: Any) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise QRadarError(422, 1002, "name is missing or empty", {"field": "name"})
+    if not isinstance(value, str):
+        raise invalid(f"name must be a string, got {type(value).__name__}", field="name")
+    if len(value) > NAME_MAX:
+        raise QRadarError(
+            422, 1003, f"name has {len(value)} characters; at most {NAME_MAX}", {"field": "name"}
+        )
+    if not _NAME_CHARS.fullmatch(value):
+        bad = sorted({c for c in value if not _NAME_CHARS.fullmatch(c)})
+        raise QRadarError(422, 1004, f"name contains {''.join(bad)!r}", {"field": "name"})
+    return value
+
+
+def is_long(text: str) -> bool:
+    """ASCII digits that fit a Long (int() takes other digits too, and huge numbers fail)."""
+    return 0 < len(text) <= 19 and text.isascii() and text.isdigit()
+
+
+def _long(value: Any, field: str) -> int:
+    """A Long given as a JSON integer or a string of digits (as some clients send ids)."""
+    if isinstance(value, bool):
+        raise invalid(f"{field} must be an integer, got a boolean", field=field)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and is_long(value.strip()):
+        return int(value.strip())
+    raise invalid(f"{field} must be an integer, got {value!r:.40}", field=field)
+
+
+def _configuration_id(value: Any) -> int:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise QRadarError(
+            422, 1006, "configuration_id is missing or empty", {"field": "configuration_id"}
+        )
+    return _long(value, "configuration_id")
+
+
+def _description(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid(
+            f"description must be a string, got {type(value).__name__}", field="description"
+        )
+    if len(value) > DESCRIPTION_MAX:
+        raise QRadarError(
+            422,
+            1008,
+            f"description has {len(value)} characters; at most {DESCRIPTION_MAX}",
+            {"field": "description"},
+        )
+    return value
+
+
+def parse_create(body: dict[str, Any]) -> CreateBackup:
+    """The four modifiable fields, checked in the document's order; others are ignored."""
+    name = _name(body.get("name"))
+    configuration_id = _configuration_id(body.get("configuration_id"))
+    description = _description(body.get("description"))
+    raw_host = body.get("host_id")
+    host_id = None if raw_host is None else _long(raw_host, "host_id")
+    return CreateBackup(
+        name=name, configuration_id=configuration_id, description=description, host_id=host_id
+    )
+
+
+def parse_backup_type(header: str | None) -> BackupKind:
+    """The required ``backup_type`` header: CONFIG or DATA (any case)."""
+    if header is None or not header.strip():
+        raise invalid("the backup_type header is required: CONFIG or DATA", field="backup_type")
+    try:
+        return BackupKind(header.strip().upper())
+    except ValueError:
+        raise invalid(
+            f"the backup_type header must be CONFIG or DATA, got {header!r:.40}",
+            field="backup_type",
+        ) from None
+
+
+def parse_range(header: str | None) -> tuple[int, int] | None:
+    """QRadar's ``Range: items=FIRST-LAST`` (both inclusive, from 0); None when absent."""
+    if header is None:
+        return None
+    match = _RANGE.fullmatch(header)
+    if match is None:
+        raise invalid(f"Range must look like items=0-49, got {header!r:.40}", field="Range")
+    first, last = int(match.group(1)), int(match.group(2))
+    if last < first:
+        raise invalid(f"Range: {last} is before {first}", field="Range")
+    return first, last
