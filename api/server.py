@@ -25,6 +25,7 @@ from api.context import SERVICES, Services
 from api.errors import error_middleware
 from api.negotiation import MAX_BODY_BYTES, negotiation_middleware
 from api.routes_apio import apio_routes
+from api.routes_gbots import install_gbots
 from api.routes_lifecycle import lifecycle_routes
 from api.routes_native import routes
 from api.routes_restores import restore_routes
@@ -187,4 +188,5 @@ def create_app(options: ServeOptions) -> web.Application:
     app.add_routes(lifecycle_routes)
     app.add_routes(restore_routes)
     app.add_routes(apio_routes)
+    install_gbots(app)
     return app
