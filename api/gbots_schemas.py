@@ -10,9 +10,16 @@ fields are refused (400 naming them), as in the native API.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from domain.backup import BackupSpec
 from domain.catalogue import (
@@ -177,28 +184,37 @@ class BackupView(BaseModel):
         )
 
 
-class RestoreOptions(Strict):
+NOT_IN_BODY = {
+    "backup_id": "the backup is the one in the path",
+    "target_host_id": "name the host in target",
+}
+
+
+class RestoreOptions(BaseModel):
     """POST /api/v1/backup/restore/{backup_id}: seed 002's ``target`` (a registered host id;
-    default the backup's own host) plus the native restore's options, with the same names and
-    meaning (README, Restores): ``dry_run``, ``safety_backup``, ``existing`` (the conflict
-    policy: ``update`` overwrites what differs, ``skip`` keeps it), and ``group`` / ``user`` /
-    ``users`` to restore only part of the backup."""
+    default the backup's own host) plus the native restore's options, under the same names
+    and with the same meaning (README, Restores): ``dry_run``, ``safety_backup``,
+    ``existing`` (the conflict policy: ``update`` overwrites what differs, ``skip`` keeps
+    it), and ``group`` / ``user`` / ``users`` to restore only part of the backup. Those are
+    validated by the native request (api.schemas.RestoreRequest), which names each bad or
+    unknown field; the backup comes from the path, the host from ``target``."""
+
+    model_config = ConfigDict(extra="allow")
 
     target: str | None = None
-    dry_run: bool = False
-    safety_backup: bool = True
-    existing: Literal["update", "skip"] = "update"
-    group: list[str] | None = None
-    user: list[str] | None = None
-    users: list[str] | None = None
 
     _target = field_validator("target")(_check_id)
 
+    @model_validator(mode="after")
+    def _native_names_only(self) -> RestoreOptions:
+        for name, why in NOT_IN_BODY.items():
+            if name in (self.model_extra or {}):
+                raise ValueError(f"{name}: not a field here ({why})")
+        return self
+
     def native(self, backup_id: str) -> dict[str, Any]:
-        """The same request in the native API's terms (api.schemas.RestoreRequest), which
-        validates the entity lists with the same field names."""
-        body = self.model_dump(exclude={"target"}, exclude_none=True)
-        return {**body, "backup_id": backup_id, "target_host_id": self.target}
+        """The same request in the native API's terms."""
+        return {**(self.model_extra or {}), "backup_id": backup_id, "target_host_id": self.target}
 
 
 class RestoreError(BaseModel):

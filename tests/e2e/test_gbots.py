@@ -73,14 +73,20 @@ def export(pbx: str, group_id: str) -> dict[str, Any]:
     return result
 
 
-def finished(env: Env, backup_id: str) -> dict[str, Any]:
-    def done() -> dict[str, Any] | None:
-        status, view, _ = call("GET", f"{env.backup}/{backup_id}", TOKEN)
-        assert status == 200, view
-        return view if view["status"] in ("SUCCESS", "FAILED") else None
+def ended(url: str, timeout: float) -> dict[str, Any]:
+    """GET ``url`` until its ``status`` is SUCCESS or FAILED."""
 
-    view: dict[str, Any] = wait_for(done, timeout=90)
-    return view
+    def done() -> dict[str, Any] | None:
+        status, body, _ = call("GET", url, TOKEN)
+        assert status == 200, body
+        return body if body["status"] in ("SUCCESS", "FAILED") else None
+
+    result: dict[str, Any] = wait_for(done, timeout=timeout)
+    return result
+
+
+def finished(env: Env, backup_id: str) -> dict[str, Any]:
+    return ended(f"{env.backup}/{backup_id}", timeout=90)
 
 
 def created(env: Env, body: dict[str, Any]) -> dict[str, Any]:
@@ -95,13 +101,7 @@ def created(env: Env, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def restored(env: Env, job_id: str) -> dict[str, Any]:
-    def done() -> dict[str, Any] | None:
-        status, body, _ = call("GET", f"{env.backup}/restore/{job_id}/status", TOKEN)
-        assert status == 200, body
-        return body if body["status"] in ("SUCCESS", "FAILED") else None
-
-    result: dict[str, Any] = wait_for(done, timeout=120)
-    return result
+    return ended(f"{env.backup}/restore/{job_id}/status", timeout=120)
 
 
 def refused(answer: Any, status: int, code: int, *words: str) -> None:
@@ -302,6 +302,8 @@ def test_restore_into_staging_refuses_a_second_one_while_it_runs(env: Env) -> No
         ({"group": ["voice_mail"]}, ("group",)),
         ({"dry_run": "perhaps"}, ("dry_run",)),
         ({"colour": "red"}, ("colour",)),
+        ({"backup_id": "x"}, ("backup_id", "path")),
+        ({"target_host_id": "staging"}, ("target_host_id", "target")),
     ],
 )
 def test_bad_restore_options_name_the_field(
