@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from api.schemas import check_backup_name
 from domain.backup import BackupSpec
 from domain.catalogue import (
     GROUP_ENTITIES,
@@ -100,12 +101,7 @@ class CreateBackupRequest(BackupContent):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=255)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str | None) -> str | None:
-        if value is not None and not all(c.isalnum() or c in "_-." for c in value):
-            raise ValueError("name must contain only alphanumerics and '_', '-' or '.'")
-        return value
+    _name = field_validator("name")(check_backup_name)
 
     def spec(self) -> BackupSpec:
         group, user = self.entity_lists()

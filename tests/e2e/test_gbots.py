@@ -168,6 +168,7 @@ def test_defaults_back_up_the_whole_default_host_and_switches_pick_the_content(
         ({"include_files": False, "include_database": False}, None, {}, 400,
          ("include_database", "nothing to back up")),
         ({"colour": "red"}, None, {}, 400, ("colour",)),
+        ({"name": "my backup/1"}, None, {}, 400, ("name",)),
         ({"group_id": "t01-g01"}, None, {}, 400, ("group_id",)),
         ({"host_id": "nowhere"}, None, {}, 400, ("host_id", "nowhere")),
         ({"tenant_id": "t99"}, None, {}, 400, ("tenant_id",)),
