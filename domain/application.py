@@ -41,7 +41,15 @@ from domain.host import Host, HostSettings, host_uuid
 from domain.job import Job
 from domain.lifecycle import Move
 from domain.model import Aggregate
-from domain.plan import DEFAULT_PLAN_ID, Plan, PlanSettings, default_plan_settings, plan_uuid
+from domain.plan import (
+    DEFAULT_PLAN_ID,
+    Plan,
+    PlanDirectory,
+    PlanSettings,
+    default_plan_settings,
+    plan_backup_spec,
+    plan_uuid,
+)
 from domain.restore import Restore, RestoreSpec
 
 SW_VERSION = "0.1.0"
@@ -172,25 +180,140 @@ class RewindApplication(Application[UUID]):
         return self._retrying(command)
 
     def create_plan(self, settings: PlanSettings, principal: str) -> Plan:
-        """A new plan with the next free id (a race for one id retries with the next)."""
+        """A new plan, deployed, with the next free id. The id comes from the plan
+        directory saved in the same write, so two processes never get the same one (the
+        loser of the race retries with the next id)."""
 
         def command() -> Plan:
-            plan_id = DEFAULT_PLAN_ID + 1
-            while plan_uuid(plan_id) in self.repository:
+            self.get_host(settings.scope.host_id)
+            directory = self._get_or_open(PlanDirectory, PlanDirectory.create_id())
+            plan_id = directory.next_id()
+            while plan_uuid(plan_id) in self.repository:  # plans made before the directory
                 plan_id += 1
             plan = Plan(plan_id=plan_id, settings=settings, principal=principal)
-            self.save(plan)
+            directory.add(plan_id)
+            self.save(plan, directory)
             return plan
 
         return self._retrying(command)
 
     def get_plan(self, plan_id: int) -> Plan:
+        """A plan that exists and was not deleted (else 1007, seed 001's wording)."""
         try:
             plan: Any = self.repository.get(plan_uuid(plan_id))
         except AggregateNotFoundError:
             raise UnknownPlan(f"The backup configuration does not exist: {plan_id}") from None
         assert isinstance(plan, Plan)
+        if plan.deleted:
+            raise UnknownPlan(f"The backup configuration does not exist: {plan_id}")
         return plan
+
+    def list_plans(self) -> list[Plan]:
+        """Every plan not deleted, by id (plan 1 first when it exists)."""
+        directory = self._get_or_open(PlanDirectory, PlanDirectory.create_id())
+        ids = sorted({DEFAULT_PLAN_ID, *directory.plan_ids})
+        plans: list[Plan] = []
+        for plan_id in ids:
+            try:
+                plans.append(self.get_plan(plan_id))
+            except UnknownPlan:
+                continue
+        return plans
+
+    def _plan_command(self, plan_id: int, change: Callable[[Plan], None]) -> Plan:
+        def command() -> Plan:
+            plan = self.get_plan(plan_id)
+            change(plan)
+            self.save(plan)
+            return plan
+
+        return self._retrying(command)
+
+    def stage_plan(self, plan_id: int, settings: PlanSettings, principal: str) -> Plan:
+        """Stage an edit; the deployed version stays in force until deploy_plan."""
+
+        def change(plan: Plan) -> None:
+            self.get_host(settings.scope.host_id)
+            plan.stage(settings, principal)
+
+        return self._plan_command(plan_id, change)
+
+    def deploy_plan(self, plan_id: int, principal: str) -> Plan:
+        """The staged version becomes the deployed one (NothingStaged, 409, when none)."""
+        return self._plan_command(plan_id, lambda plan: plan.deploy(principal))
+
+    def pause_plan(self, plan_id: int, principal: str) -> Plan:
+        """No scheduled runs until resumed (idempotent); ticks meanwhile are not caught up."""
+        return self._plan_command(plan_id, lambda plan: plan.pause(principal))
+
+    def resume_plan(self, plan_id: int, principal: str) -> Plan:
+        return self._plan_command(plan_id, lambda plan: plan.resume(principal))
+
+    def delete_plan(self, plan_id: int, principal: str) -> Plan:
+        """The plan stops and disappears from lists; its backups stay. Plan 1 cannot go."""
+        return self._plan_command(plan_id, lambda plan: plan.delete(principal))
+
+    def fire_plan(self, plan_id: int, tick: datetime, principal: str = "scheduler") -> Plan:
+        """Run the deployed plan for the cron ``tick``, recording ``Fired`` (or ``Skipped``)
+        on the plan in the same write as the backup request, so a tick fires at most once
+        however many schedulers see it. A tick at or before the last recorded one, or on a
+        paused plan, records nothing. Overlap: ``skip`` records a skipped tick while the
+        plan's previous backup is active; ``cancel`` forces the new one (which cancels it).
+        A refused request (another backup of the scope, a restore, an unknown host) is
+        recorded as a skipped tick with the refusal's message."""
+
+        def command() -> Plan:
+            plan = self.get_plan(plan_id)
+            if plan.paused or not plan.tick_is_due(tick):
+                return plan
+            settings = plan.settings
+            previous = self._previous_active(plan)
+            if previous is not None and settings.overlap == "skip":
+                plan.skipped(
+                    tick=tick,
+                    reason=f"backup {previous} of this plan is still running",
+                    principal=principal,
+                )
+                self.save(plan)
+                return plan
+            try:
+                backup, changed = self._admit_backup(
+                    plan_backup_spec(plan, force=previous is not None), principal
+                )
+            except DomainError as refused:
+                plan.skipped(tick=tick, reason=refused.message, principal=principal)
+                self.save(plan)
+                return plan
+            plan.fired(tick=tick, backup_id=backup.id, principal=principal)
+            self.save(*changed, plan)
+            return plan
+
+        return self._retrying(command)
+
+    def run_plan(self, plan_id: int, principal: str) -> Backup:
+        """Run the deployed plan now, outside its schedule (paused or not). The plan's
+        overlap policy applies: with ``cancel`` a running backup of the plan is stopped;
+        with ``skip`` the request is refused (1015) while one runs."""
+
+        def command() -> Backup:
+            plan = self.get_plan(plan_id)
+            force = plan.settings.overlap == "cancel" and self._previous_active(plan) is not None
+            backup, changed = self._admit_backup(plan_backup_spec(plan, force=force), principal)
+            plan.run_requested(backup_id=backup.id, principal=principal)
+            self.save(*changed, plan)
+            return backup
+
+        return self._retrying(command)
+
+    def _previous_active(self, plan: Plan) -> UUID | None:
+        """The plan's last backup, when it is still active."""
+        if plan.last_backup_id is None:
+            return None
+        try:
+            previous = self.get_backup(plan.last_backup_id)
+        except NotFound:
+            return None
+        return previous.id if previous.is_active else None
 
     # ----------------------------------------------------------------- backups
     def request_backup(self, spec: BackupSpec, principal: str) -> Backup:
@@ -198,33 +321,37 @@ class RewindApplication(Application[UUID]):
         name guard (1005), and saves the backup with its guards in one write."""
 
         def command() -> Backup:
-            self.get_host(spec.scope.host_id)
-            if spec.plan_id is not None:
-                self.get_plan(spec.plan_id)
-            activity = self._activity(spec.scope.host_id)
-            superseded = activity.check_backup_allowed(spec.scope, spec.force)
-            cancelled: list[Backup] = []
-            for old_id in superseded:
-                if activity.holds_scope(old_id):
-                    old = self._get(Backup, old_id, "backup")
-                    old.cancel(principal)
-                    cancelled.append(old)
-            backup = Backup(
-                spec=spec,
-                supersedes=tuple(superseded),
-                sw_version=SW_VERSION,
-                principal=principal,
-            )
-            name = backup.name
-            claim = self._get_or_open(NameClaim, NameClaim.create_id(name), name=name)
-            claim.claim(backup.id)
-            activity.admit_backup(
-                backup_id=backup.id, scope=spec.scope, superseded=tuple(superseded)
-            )
-            self.save(backup, activity, claim, *cancelled)
+            backup, changed = self._admit_backup(spec, principal)
+            self.save(*changed)
             return backup
 
         return self._retrying(command)
+
+    def _admit_backup(self, spec: BackupSpec, principal: str) -> tuple[Backup, list[Aggregate]]:
+        """Decide a backup request; return the backup and every aggregate to save with it
+        (the caller may add its own, e.g. the plan recording a fired tick)."""
+        self.get_host(spec.scope.host_id)
+        if spec.plan_id is not None:
+            self.get_plan(spec.plan_id)
+        activity = self._activity(spec.scope.host_id)
+        superseded = activity.check_backup_allowed(spec.scope, spec.force)
+        cancelled: list[Backup] = []
+        for old_id in superseded:
+            if activity.holds_scope(old_id):
+                old = self._get(Backup, old_id, "backup")
+                old.cancel(principal)
+                cancelled.append(old)
+        backup = Backup(
+            spec=spec,
+            supersedes=tuple(superseded),
+            sw_version=SW_VERSION,
+            principal=principal,
+        )
+        name = backup.name
+        claim = self._get_or_open(NameClaim, NameClaim.create_id(name), name=name)
+        claim.claim(backup.id)
+        activity.admit_backup(backup_id=backup.id, scope=spec.scope, superseded=tuple(superseded))
+        return backup, [backup, activity, claim, *cancelled]
 
     def get_backup(self, backup_id: UUID) -> Backup:
         return self._get(Backup, backup_id, "backup")
