@@ -9,9 +9,11 @@ fields are refused (400 naming them), as in the native API.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from croniter import croniter
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -30,7 +32,7 @@ from domain.catalogue import (
     BackupKind,
     BackupType,
 )
-from domain.plan import DEFAULT_HOST_ID
+from domain.plan import DEFAULT_HOST_ID, Plan, PlanSettings
 from domain.scope import Scope, check_name
 from projections.rows import BackupRow, OutcomeRow, RestoreRow
 
@@ -131,9 +133,10 @@ def progress(done: int, total: int | None) -> Progress:
     return Progress(done=done, total=total, percent=percent)
 
 
-def _includes_database(row: BackupRow) -> bool:
-    entities = [*row.group_entities.split(","), *row.user_entities.split(",")]
-    return any(e and e not in MEDIA_ENTITIES for e in entities)
+def includes_database(*entity_lists: Iterable[str]) -> bool:
+    """Whether a backup of these entities carries configuration beyond the media documents
+    (seed 002's include_database, read back from what was asked for)."""
+    return any(e and e not in MEDIA_ENTITIES for entities in entity_lists for e in entities)
 
 
 class BackupView(BaseModel):
@@ -170,7 +173,9 @@ class BackupView(BaseModel):
             completed_at=row.ended_at,
             size=row.size_on_disk,
             include_files=row.download_files or row.kind == BackupKind.DATA.value,
-            include_database=_includes_database(row),
+            include_database=includes_database(
+                row.group_entities.split(","), row.user_entities.split(",")
+            ),
             host_id=row.host_id,
             tenant_id=row.tenant_id,
             group_id=row.group_id,
@@ -279,4 +284,103 @@ class RestoreStatus(BaseModel):
             started_at=row.created_at,
             completed_at=row.ended_at,
             failure_reason=row.failure_reason,
+        )
+
+
+# ---------------------------------------------------------------------- schedules
+DEFAULT_SCHEDULE_NAME = "general-bots-schedule"
+CRON_FIELDS = 5
+
+
+def check_cron(value: str) -> str:
+    """A standard five-field cron expression (minute hour day-of-month month day-of-week),
+    as the seed's "0 2 * * *", that croniter can step through."""
+    value = " ".join(value.split())
+    if len(value.split(" ")) != CRON_FIELDS or not croniter.is_valid(value):
+        msg = (
+            "not a valid cron expression; five fields are expected: minute hour "
+            f"day-of-month month day-of-week, e.g. '0 2 * * *' (got {value!r})"
+        )
+        raise ValueError(msg)
+    return value
+
+
+class ScheduleRequest(BackupContent):
+    """POST /api/v1/backup/schedule (and, merged over the current values, PUT): seed 002's
+    ``cron``, ``type`` and ``retention_days`` (backups of the schedule older than that many
+    days are deleted; absent: kept), the create switches and scope (BackupContent), a
+    ``name``, and ``enabled`` (false: the schedule is paused and fires nothing)."""
+
+    cron: str = Field(max_length=200)
+    retention_days: int | None = Field(default=None, ge=1, le=36500)
+    name: str = Field(default=DEFAULT_SCHEDULE_NAME, min_length=1, max_length=100)
+    enabled: bool = True
+
+    _cron = field_validator("cron")(check_cron)
+
+    def settings(self) -> PlanSettings:
+        group, user = self.entity_lists()
+        return PlanSettings(
+            name=self.name,
+            scope=self.scope(),
+            group_entities=group,
+            user_entities=user,
+            download_files=self.include_files,
+            kind=self.kind(),
+            backup_type=self.type,
+            cron=self.cron,
+            retention_days=self.retention_days,
+        )
+
+    @classmethod
+    def current(cls, plan: Plan) -> dict[str, Any]:
+        """A plan's deployed version in this body's terms (what a PUT changes)."""
+        s = plan.settings
+        return {
+            "type": s.backup_type.value,
+            "include_files": s.download_files or s.kind == BackupKind.DATA,
+            "include_database": includes_database(s.group_entities, s.user_entities),
+            "host_id": s.scope.host_id,
+            "tenant_id": s.scope.tenant_id,
+            "group_id": s.scope.group_id,
+            "cron": s.cron,
+            "retention_days": s.retention_days,
+            "name": s.name,
+            "enabled": not plan.paused,
+        }
+
+
+class ScheduleView(BaseModel):
+    """A schedule as this dialect shows it: ``schedule_id`` and ``id`` are the plan's id
+    (the same plan the native ``/api/v1/plans`` and QRadar's configuration_id name)."""
+
+    schedule_id: int
+    id: int
+    name: str
+    cron: str
+    type: str
+    retention_days: int | None
+    include_files: bool
+    include_database: bool
+    host_id: str
+    tenant_id: str | None
+    group_id: str | None
+    enabled: bool
+    revision: int
+    last_backup_id: str | None
+    created_at: datetime
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, plan: Plan) -> ScheduleView:
+        fields = ScheduleRequest.current(plan)
+        last = plan.last_backup_id
+        return cls(
+            **fields,
+            schedule_id=plan.plan_id,
+            id=plan.plan_id,
+            revision=plan.revision,
+            last_backup_id=None if last is None else str(last),
+            created_at=plan.created_on,
+            updated_at=plan.modified_on,
         )

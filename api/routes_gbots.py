@@ -21,6 +21,12 @@ Routes (every one needs ``Authorization: Bearer TOKEN``; bodies are JSON objects
   backup's host). ``dry_run: true`` -> 200 with the diff instead (nothing written). A restore
   already active on the target host: 409 "Restore already in progress".
 * ``GET /api/v1/backup/restore/{job_id}/status`` -> api.gbots_schemas.RestoreStatus.
+* ``POST /api/v1/backup/schedule`` -> 201 the schedule (``schedule_id``, ``cron``, ``type``,
+  ``retention_days``, ...); ``GET`` -> a JSON list of them; ``PUT .../schedule/{id}`` ->
+  200, the fields it names changed and deployed at once (no staging here); ``DELETE`` ->
+  200 ``{schedule_id, deleted: true}``. A schedule is a plan with a cron (domain.plan), body
+  api.gbots_schemas.ScheduleRequest; a bad cron is 400 naming ``cron``; an unknown id 404
+  "Schedule not found".
 
 Errors in this dialect are one JSON object, ``{"error": "<message>", "code": <HTTP status>}``
 (several messages, e.g. each invalid field, are joined with "; "); a domain error's stable
@@ -34,6 +40,7 @@ cannot be read answers 502 (the native API's answer).
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -42,18 +49,29 @@ from aiohttp import web
 from api.auth import PRINCIPAL
 from api.context import SERVICES, Services
 from api.errors import BadRequest, Handler
-from api.gbots_schemas import BackupView, CreateBackupRequest, RestoreOptions, RestoreStatus
+from api.gbots_schemas import (
+    BackupContent,
+    BackupView,
+    CreateBackupRequest,
+    RestoreOptions,
+    RestoreStatus,
+    ScheduleRequest,
+    ScheduleView,
+)
 from api.negotiation import read_json_object
 from api.routes_lifecycle import _delete
 from api.routes_native import find_backup_row
 from api.routes_restores import dry_run_answer, restore_spec, start_restore
 from api.schemas import ListQuery, RestoreRequest
-from domain.errors import NotFound, RestoreInProgress
+from domain.application import RewindApplication
+from domain.errors import NotFound, RestoreInProgress, UnknownPlan
+from domain.plan import NothingStaged, Plan
 from projections.rows import BackupRow
 
 BASE = "/api/v1/backup"
 BACKUP_NOT_FOUND = "Backup not found"
 RESTORE_IN_PROGRESS = "Restore already in progress"
+SCHEDULE_NOT_FOUND = "Schedule not found"
 
 gbots_routes = web.RouteTableDef()
 
@@ -107,6 +125,16 @@ async def _check_host(services: Services, host_id: str, field: str) -> None:
         raise BadRequest(400, f"{field}: no registered host {host_id!r}")
 
 
+async def _check_scope(services: Services, body: BackupContent) -> None:
+    """The host is registered and has the tenant and group (400 naming the field)."""
+    await _check_host(services, body.host_id, "host_id")
+    host = await services.query(services.app.get_host, body.host_id)
+    try:
+        await services.check_scope_exists(host.settings.base_url, body.tenant_id, body.group_id)
+    except NotFound as error:
+        raise BadRequest(400, error.message) from None
+
+
 # ---------------------------------------------------------------------- backups
 # Static paths first: aiohttp tries resources in the order they were added, and
 # ``{backup_id}`` would otherwise take ``list`` and ``schedule`` for ids.
@@ -116,12 +144,7 @@ async def _check_host(services: Services, host_id: str, field: str) -> None:
 async def create_backup(request: web.Request) -> web.Response:
     services = _services(request)
     body = CreateBackupRequest.model_validate(await read_json_object(request))
-    await _check_host(services, body.host_id, "host_id")
-    host = await services.query(services.app.get_host, body.host_id)
-    try:
-        await services.check_scope_exists(host.settings.base_url, body.tenant_id, body.group_id)
-    except NotFound as error:
-        raise BadRequest(400, error.message) from None
+    await _check_scope(services, body)
     backup = await services.run(services.app.request_backup, body.spec(), request[PRINCIPAL])
     row = await _backup_row(services, str(backup.id))
     return _json(BackupView.of(row).model_dump(mode="json"), status=201)
@@ -141,6 +164,98 @@ async def list_backups(request: web.Request) -> web.Response:
     response = _json([BackupView.of(r).model_dump(mode="json") for r in rows])
     response.headers["X-Total-Count"] = str(total)
     return response
+
+
+# ---------------------------------------------------------------------- schedules
+# A schedule is a plan with a cron (domain.plan). This dialect has no staging: a PUT stages
+# the new version and deploys it at once.
+
+
+def _schedule(app: RewindApplication, schedule_id: str) -> Plan:
+    """The plan behind a schedule id; 404 for anything else (not a number, no such plan,
+    deleted, or a plan without a cron, which is not a schedule)."""
+    try:
+        plan = app.get_plan(int(schedule_id)) if schedule_id.isdigit() else None
+    except UnknownPlan:
+        plan = None
+    if plan is None or plan.settings.cron is None:
+        raise NotFound(SCHEDULE_NOT_FOUND)
+    return plan
+
+
+def _set_enabled(app: RewindApplication, plan: Plan, enabled: bool, principal: str) -> Plan:
+    if enabled == (not plan.paused):
+        return plan
+    if enabled:
+        return app.resume_plan(plan.plan_id, principal)
+    return app.pause_plan(plan.plan_id, principal)
+
+
+def _create_schedule(app: RewindApplication, body: ScheduleRequest, principal: str) -> Plan:
+    plan = app.create_plan(body.settings(), principal)
+    return _set_enabled(app, plan, body.enabled, principal)
+
+
+def _update_schedule(
+    app: RewindApplication, schedule_id: str, changes: dict[str, Any], principal: str
+) -> Plan:
+    """Merge ``changes`` over the deployed version, stage it and deploy it."""
+    plan = _schedule(app, schedule_id)
+    body = ScheduleRequest.model_validate({**ScheduleRequest.current(plan), **changes})
+    app.stage_plan(plan.plan_id, body.settings(), principal)
+    try:
+        plan = app.deploy_plan(plan.plan_id, principal)
+    except NothingStaged:
+        plan = app.get_plan(plan.plan_id)  # the same settings again: nothing to deploy
+    return _set_enabled(app, plan, body.enabled, principal)
+
+
+def _delete_schedule(app: RewindApplication, schedule_id: str, principal: str) -> Plan:
+    plan = _schedule(app, schedule_id)
+    return app.delete_plan(plan.plan_id, principal)
+
+
+def _schedule_json(plan: Plan, status: int = 200) -> web.Response:
+    return _json(ScheduleView.of(plan).model_dump(mode="json"), status=status)
+
+
+@gbots_routes.post(f"{BASE}/schedule")
+async def create_schedule(request: web.Request) -> web.Response:
+    services = _services(request)
+    body = ScheduleRequest.model_validate(await read_json_object(request))
+    await _check_scope(services, body)
+    plan = await services.run(_create_schedule, services.app, body, request[PRINCIPAL])
+    return _schedule_json(plan, status=201)
+
+
+@gbots_routes.get(f"{BASE}/schedule")
+async def list_schedules(request: web.Request) -> web.Response:
+    services = _services(request)
+    plans = await services.query(services.app.list_plans)
+    schedules = [ScheduleView.of(p).model_dump(mode="json") for p in plans if p.settings.cron]
+    return _json(schedules)
+
+
+@gbots_routes.put(f"{BASE}/schedule/{{schedule_id}}")
+async def update_schedule(request: web.Request) -> web.Response:
+    services = _services(request)
+    schedule_id = request.match_info["schedule_id"]
+    changes = await read_json_object(request)
+    current = await services.query(_schedule, services.app, schedule_id)
+    merged = ScheduleRequest.model_validate({**ScheduleRequest.current(current), **changes})
+    await _check_scope(services, merged)
+    plan = await services.run(
+        _update_schedule, services.app, schedule_id, changes, request[PRINCIPAL]
+    )
+    return _schedule_json(plan)
+
+
+@gbots_routes.delete(f"{BASE}/schedule/{{schedule_id}}")
+async def delete_schedule(request: web.Request) -> web.Response:
+    services = _services(request)
+    schedule_id = request.match_info["schedule_id"]
+    plan = await services.run(_delete_schedule, services.app, schedule_id, request[PRINCIPAL])
+    return _json({"schedule_id": plan.plan_id, "deleted": True})
 
 
 # ---------------------------------------------------------------------- restores

@@ -315,3 +315,88 @@ def test_bad_restore_options_name_the_field(
     status, answer, _ = call("POST", f"{env.backup}/restore/{backups[0]['id']}", TOKEN, body)
     refused(answer, status, 400, *words)
     assert env.events() == before
+
+
+# ---------------------------------------------------------------------- schedules
+
+
+def _schedules(env: Env) -> dict[int, dict[str, Any]]:
+    status, schedules, _ = call("GET", f"{env.backup}/schedule", TOKEN)
+    assert status == 200 and isinstance(schedules, list)
+    return {s["schedule_id"]: s for s in schedules}
+
+
+def test_schedule_create_list_update_delete(env: Env) -> None:
+    body = {"cron": "0 2 * * *", "type": "incremental", "retention_days": 30}
+    status, schedule, _ = call("POST", f"{env.backup}/schedule", TOKEN, body)
+    assert status == 201, schedule
+    sid = schedule["schedule_id"]
+    assert isinstance(sid, int) and schedule["id"] == sid
+    assert {k: schedule[k] for k in body} == body
+    assert schedule["enabled"] is True and schedule["host_id"] == "default"
+    assert schedule["include_files"] is True and schedule["include_database"] is True
+    listed = _schedules(env)
+    assert listed[sid] == schedule
+    assert 1 not in listed  # plan 1 (the default configuration) has no cron: not a schedule
+
+    url = f"{env.backup}/schedule/{sid}"
+    status, updated, _ = call(
+        "PUT", url, TOKEN, {"cron": "30 3 * * 1-5", "retention_days": 7, **group("t01-g03")}
+    )
+    assert status == 200, updated
+    assert updated["cron"] == "30 3 * * 1-5" and updated["retention_days"] == 7
+    assert updated["type"] == "incremental"  # what the PUT does not name is kept
+    assert updated["group_id"] == "t01-g03"
+    assert updated["revision"] == schedule["revision"] + 1  # deployed at once
+    assert _schedules(env)[sid] == updated
+
+    status, paused, _ = call("PUT", url, TOKEN, {"enabled": False, "include_files": False})
+    assert status == 200 and paused["enabled"] is False and paused["include_files"] is False
+    status, same, _ = call("PUT", url, TOKEN, {"enabled": False})
+    assert status == 200 and same == paused  # nothing changed, nothing recorded
+
+    status, answer, _ = call("DELETE", url, TOKEN)
+    assert status == 200 and answer == {"schedule_id": sid, "deleted": True}
+    assert sid not in _schedules(env)
+    for method in ("PUT", "DELETE"):
+        status, answer, _ = call(method, url, TOKEN, {})
+        refused(answer, status, 404, "Schedule not found")
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"type": "full"}, ("cron",)),
+        ({"cron": "0 25 * * *"}, ("cron", "0 25 * * *")),
+        ({"cron": "every night"}, ("cron",)),
+        ({"cron": "0 2 * * * *"}, ("cron", "five fields")),
+        ({"cron": "0 2 * * *", "type": "hourly"}, ("type",)),
+        ({"cron": "0 2 * * *", "retention_days": 0}, ("retention_days",)),
+        ({"cron": "0 2 * * *", "host_id": "nowhere"}, ("host_id",)),
+        ({"cron": "0 2 * * *", "colour": "red"}, ("colour",)),
+    ],
+)
+def test_bad_schedules_are_refused_naming_the_field(
+    env: Env, body: dict[str, Any], words: tuple[str, ...]
+) -> None:
+    before = env.events()
+    status, answer, _ = call("POST", f"{env.backup}/schedule", TOKEN, body)
+    refused(answer, status, 400, *words)
+    assert env.events() == before
+
+
+def test_a_bad_update_changes_nothing_and_unknown_schedules_are_404(env: Env) -> None:
+    status, schedule, _ = call("POST", f"{env.backup}/schedule", TOKEN, {"cron": "0 4 * * 0"})
+    assert status == 201, schedule
+    url = f"{env.backup}/schedule/{schedule['schedule_id']}"
+    before = env.events()
+    status, answer, _ = call("PUT", url, TOKEN, {"cron": "61 * * * *"})
+    refused(answer, status, 400, "cron")
+    status, answer, _ = call("PUT", url, TOKEN, {"retention_days": "a month"})
+    refused(answer, status, 400, "retention_days")
+    assert env.events() == before
+    assert _schedules(env)[schedule["schedule_id"]] == schedule
+    for path in ("1", "999", "nightly"):
+        status, answer, _ = call("PUT", f"{env.backup}/schedule/{path}", TOKEN, {})
+        refused(answer, status, 404, "Schedule not found")
+    assert call("DELETE", url, TOKEN)[0] == 200
