@@ -26,6 +26,7 @@ from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES, BackupKind, BackupTy
 from domain.errors import DomainError
 from domain.guards import guard_id
 from domain.model import Aggregate, Immutable
+from domain.retention import RetentionRules
 from domain.scope import Scope
 
 DEFAULT_PLAN_ID = 1
@@ -68,17 +69,14 @@ class PlanSettings(Immutable):
     keep_monthly: int | None = Field(default=None, ge=1)
 
     @property
-    def has_retention(self) -> bool:
-        """True when any retention rule is set (otherwise every backup is kept)."""
-        return any(
-            rule is not None
-            for rule in (
-                self.retention_days,
-                self.keep_last,
-                self.keep_daily,
-                self.keep_weekly,
-                self.keep_monthly,
-            )
+    def retention(self) -> RetentionRules:
+        """The retention rules (domain.retention); none set keeps every backup."""
+        return RetentionRules(
+            retention_days=self.retention_days,
+            keep_last=self.keep_last,
+            keep_daily=self.keep_daily,
+            keep_weekly=self.keep_weekly,
+            keep_monthly=self.keep_monthly,
         )
 
 
