@@ -97,7 +97,8 @@ async def gbots_error_shape(request: web.Request, handler: Handler) -> web.Strea
         return response
     if not isinstance(response, web.Response) or response.content_type != "application/json":
         return response
-    assert isinstance(response.body, bytes)
+    if not isinstance(response.body, bytes):
+        return response
     try:
         messages = orjson.loads(response.body)
     except orjson.JSONDecodeError:
