@@ -253,19 +253,22 @@ class RewindApplication(Application[UUID]):
         """The plan stops and disappears from lists; its backups stay. Plan 1 cannot go."""
         return self._plan_command(plan_id, lambda plan: plan.delete(principal))
 
-    def fire_plan(self, plan_id: int, tick: datetime, principal: str = "scheduler") -> Plan:
+    def fire_plan(
+        self, plan_id: int, tick: datetime, principal: str = "scheduler"
+    ) -> Plan | None:
         """Run the deployed plan for the cron ``tick``, recording ``Fired`` (or ``Skipped``)
         on the plan in the same write as the backup request, so a tick fires at most once
         however many schedulers see it. A tick at or before the last recorded one, or on a
         paused plan, records nothing. Overlap: ``skip`` records a skipped tick while the
         plan's previous backup is active; ``cancel`` forces the new one (which cancels it).
         A refused request (another backup of the scope, a restore, an unknown host) is
-        recorded as a skipped tick with the refusal's message."""
+        recorded as a skipped tick with the refusal's message. Returns the plan when this
+        call recorded the tick (see ``last_backup_id`` / ``last_skip_reason``), else None."""
 
-        def command() -> Plan:
+        def command() -> Plan | None:
             plan = self.get_plan(plan_id)
             if plan.paused or not plan.tick_is_due(tick):
-                return plan
+                return None
             settings = plan.settings
             previous = self._previous_active(plan)
             if previous is not None and settings.overlap == "skip":

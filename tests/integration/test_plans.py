@@ -81,13 +81,15 @@ def test_fired_tick_recorded_once(store: StoreTarget) -> None:
     plan = app.create_plan(settings(cron="* * * * *"), "alice")
     tick = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
     fired = app.fire_plan(plan.plan_id, tick)
+    assert fired is not None
     assert fired.last_tick == tick and fired.last_backup_id is not None
     backup = app.get_backup(fired.last_backup_id)
     assert backup.spec.plan_id == plan.plan_id and backup.principal == "scheduler"
-    again = app.fire_plan(plan.plan_id, tick)
-    assert again.version == fired.version, "a recorded tick must not fire again"
+    assert app.fire_plan(plan.plan_id, tick) is None, "a recorded tick must not fire again"
+    assert app.get_plan(plan.plan_id).version == fired.version
     # The backup is still running: skip policy records the next tick as skipped.
     later = app.fire_plan(plan.plan_id, tick + timedelta(minutes=1))
+    assert later is not None
     assert later.last_backup_id == backup.id and later.last_skip_reason is not None
     app.close()
 
