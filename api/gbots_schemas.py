@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from croniter import croniter
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from adapters.cron import check_cron, next_tick
 from api.schemas import check_backup_name
 from domain.backup import BackupSpec
 from domain.catalogue import (
@@ -289,20 +289,6 @@ class RestoreStatus(BaseModel):
 
 # ---------------------------------------------------------------------- schedules
 DEFAULT_SCHEDULE_NAME = "general-bots-schedule"
-CRON_FIELDS = 5
-
-
-def check_cron(value: str) -> str:
-    """A standard five-field cron expression (minute hour day-of-month month day-of-week),
-    as the seed's "0 2 * * *", that croniter can step through."""
-    value = " ".join(value.split())
-    if len(value.split(" ")) != CRON_FIELDS or not croniter.is_valid(value):
-        msg = (
-            "not a valid cron expression; five fields are expected: minute hour "
-            f"day-of-month month day-of-week, e.g. '0 2 * * *' (got {value!r})"
-        )
-        raise ValueError(msg)
-    return value
 
 
 class ScheduleRequest(BackupContent):
@@ -366,19 +352,22 @@ class ScheduleView(BaseModel):
     tenant_id: str | None
     group_id: str | None
     enabled: bool
+    next_run: datetime | None
+    """The next cron tick (UTC) while enabled; null when paused."""
     revision: int
     last_backup_id: str | None
     created_at: datetime
     updated_at: datetime | None
 
     @classmethod
-    def of(cls, plan: Plan) -> ScheduleView:
+    def of(cls, plan: Plan, now: datetime) -> ScheduleView:
         fields = ScheduleRequest.current(plan)
         last = plan.last_backup_id
         return cls(
             **fields,
             schedule_id=plan.plan_id,
             id=plan.plan_id,
+            next_run=None if plan.paused else next_tick(plan.settings.cron or "", now),
             revision=plan.revision,
             last_backup_id=None if last is None else str(last),
             created_at=plan.created_on,

@@ -40,6 +40,7 @@ cannot be read answers 502 (the native API's answer).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -216,8 +217,12 @@ def _delete_schedule(app: RewindApplication, schedule_id: str, principal: str) -
     return app.delete_plan(plan.plan_id, principal)
 
 
+def _schedule_view(plan: Plan) -> dict[str, Any]:
+    return ScheduleView.of(plan, datetime.now(UTC)).model_dump(mode="json")
+
+
 def _schedule_json(plan: Plan, status: int = 200) -> web.Response:
-    return _json(ScheduleView.of(plan).model_dump(mode="json"), status=status)
+    return _json(_schedule_view(plan), status=status)
 
 
 @gbots_routes.post(f"{BASE}/schedule")
@@ -233,7 +238,7 @@ async def create_schedule(request: web.Request) -> web.Response:
 async def list_schedules(request: web.Request) -> web.Response:
     services = _services(request)
     plans = await services.query(services.app.list_plans)
-    schedules = [ScheduleView.of(p).model_dump(mode="json") for p in plans if p.settings.cron]
+    schedules = [_schedule_view(p) for p in plans if p.settings.cron]
     return _json(schedules)
 
 

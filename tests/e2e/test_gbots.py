@@ -334,6 +334,7 @@ def test_schedule_create_list_update_delete(env: Env) -> None:
     assert isinstance(sid, int) and schedule["id"] == sid
     assert {k: schedule[k] for k in body} == body
     assert schedule["enabled"] is True and schedule["host_id"] == "default"
+    assert schedule["next_run"].endswith("T02:00:00Z")  # the next 02:00 UTC
     assert schedule["include_files"] is True and schedule["include_database"] is True
     listed = _schedules(env)
     assert listed[sid] == schedule
@@ -346,12 +347,13 @@ def test_schedule_create_list_update_delete(env: Env) -> None:
     assert status == 200, updated
     assert updated["cron"] == "30 3 * * 1-5" and updated["retention_days"] == 7
     assert updated["type"] == "incremental"  # what the PUT does not name is kept
-    assert updated["group_id"] == "t01-g03"
+    assert updated["group_id"] == "t01-g03" and updated["next_run"].endswith("T03:30:00Z")
     assert updated["revision"] == schedule["revision"] + 1  # deployed at once
     assert _schedules(env)[sid] == updated
 
     status, paused, _ = call("PUT", url, TOKEN, {"enabled": False, "include_files": False})
     assert status == 200 and paused["enabled"] is False and paused["include_files"] is False
+    assert paused["next_run"] is None
     status, same, _ = call("PUT", url, TOKEN, {"enabled": False})
     assert status == 200 and same == paused  # nothing changed, nothing recorded
 
@@ -369,7 +371,7 @@ def test_schedule_create_list_update_delete(env: Env) -> None:
         ({"type": "full"}, ("cron",)),
         ({"cron": "0 25 * * *"}, ("cron", "0 25 * * *")),
         ({"cron": "every night"}, ("cron",)),
-        ({"cron": "0 2 * * * *"}, ("cron", "five fields")),
+        ({"cron": "0 2 * * * *"}, ("cron", "5 fields")),
         ({"cron": "0 2 * * *", "type": "hourly"}, ("type",)),
         ({"cron": "0 2 * * *", "retention_days": 0}, ("retention_days",)),
         ({"cron": "0 2 * * *", "host_id": "nowhere"}, ("host_id",)),
