@@ -26,6 +26,7 @@ content to ``b``'s (entity keys, field paths, media digests); 404 for an unknown
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from uuid import UUID
 
 from aiohttp import web
@@ -134,6 +135,25 @@ async def _backup_content(services: Services, backup_id: str) -> tuple[Backup, B
     return backup, content
 
 
+async def dry_run_answer(services: Services, spec: RestoreSpec) -> dict[str, Any]:
+    """A dry run's answer (shared with the General Bots dialect): the diff from the backup
+    to the target's content now, read live; 502 when the target cannot be read."""
+    _, content = await _backup_content(services, str(spec.backup_id))
+    host = await services.query(services.app.get_host, spec.target.host_id)
+    try:
+        async with PbxClient(host.settings.base_url, attempts=2, timeout_s=5.0) as client:
+            diff = await dry_run(TargetReader(client), content, spec)
+    except PbxError as error:
+        raise BadRequest(502, f"the target host cannot be read: {error}") from None
+    return {
+        "backup_id": str(spec.backup_id),
+        "target_host_id": spec.target.host_id,
+        "existing": spec.existing,
+        "whole_group": whole_group(spec),
+        "diff": diff.model_dump(mode="json"),
+    }
+
+
 @restore_routes.post("/api/v1/restores")
 async def create_restore(request: web.Request) -> web.Response:
     services = _services(request)
@@ -141,23 +161,9 @@ async def create_restore(request: web.Request) -> web.Response:
     row = await find_backup_row(services, body.backup_id)
     backup = await services.query(services.app.get_backup, UUID(row.id))
     spec = restore_spec(backup, body)
-    host = await services.query(services.app.get_host, spec.target.host_id)
+    await services.query(services.app.get_host, spec.target.host_id)
     if body.dry_run:
-        _, content = await _backup_content(services, row.id)
-        try:
-            async with PbxClient(host.settings.base_url, attempts=2, timeout_s=5.0) as client:
-                diff = await dry_run(TargetReader(client), content, spec)
-        except PbxError as error:
-            raise BadRequest(502, f"the target host cannot be read: {error}") from None
-        return web.json_response(
-            {
-                "backup_id": row.id,
-                "target_host_id": spec.target.host_id,
-                "existing": spec.existing,
-                "whole_group": whole_group(spec),
-                "diff": diff.model_dump(mode="json"),
-            }
-        )
+        return web.json_response(await dry_run_answer(services, spec))
     restore = await services.run(
         start_restore, services.app, spec, request[PRINCIPAL], body.safety_backup
     )

@@ -38,6 +38,13 @@ def _check_entities(values: list[str], allowed: tuple[str, ...], field: str) -> 
     return values
 
 
+def check_backup_name(value: str | None) -> str | None:
+    """Backup names appear in reference ids and file names: a safe charset only."""
+    if value is not None and not all(c.isalnum() or c in "_-." for c in value):
+        raise ValueError("name must contain only alphanumerics and '_', '-' or '.'")
+    return value
+
+
 class BackupRequest(Strict):
     """POST /api/v1/backups."""
 
@@ -66,9 +73,7 @@ class BackupRequest(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is not None and not all(c.isalnum() or c in "_-." for c in value):
-            raise ValueError("name must contain only alphanumerics and '_', '-' or '.'")
-        return value
+        return check_backup_name(value)
 
     @field_validator("group")
     @classmethod

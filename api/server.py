@@ -25,6 +25,7 @@ from api.context import SERVICES, Services
 from api.errors import error_middleware
 from api.negotiation import MAX_BODY_BYTES, negotiation_middleware
 from api.routes_apio import apio_routes
+from api.routes_gbots import install_gbots
 from api.routes_lifecycle import lifecycle_routes
 from api.routes_native import routes
 from api.routes_plans import plan_routes
@@ -213,4 +214,5 @@ def create_app(options: ServeOptions) -> web.Application:
     app.add_routes(apio_routes)
     app.add_routes(qradar_routes)
     app.add_routes(plan_routes)
+    install_gbots(app)
     return app
