@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from api.errors import BadRequest, Handler, error_response
+from api.errors import BadRequest, Handler
 
 JSON = "application/json"
 XML_TYPES = ("application/xml", "text/xml")
@@ -42,7 +42,7 @@ async def negotiation_middleware(request: web.Request, handler: Handler) -> web.
         if XML_PATH_MARK in request.path and accepts_xml(accept):
             return await handler(request)
         produced = f"{JSON} or {' or '.join(XML_TYPES)}" if XML_PATH_MARK in request.path else JSON
-        return error_response(406, [f"Only {produced} can be produced; Accept was refused"])
+        raise BadRequest(406, f"Only {produced} can be produced; Accept was refused")
     return await handler(request)
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from adapters.secrets import admin_token_hash
 from adapters.settings import Settings
+from api.bootstrap import NEW_ADMIN_TOKEN
 from api.server import DEMO_URL, ServeOptions, create_app
 
 
@@ -40,10 +41,9 @@ def _print_demo_help(base: str, token: str | None) -> None:
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> None:
     env_token = settings.admin_token.get_secret_value() if settings.admin_token else None
-    token_hash, new_token = admin_token_hash(settings.data_dir, env_token)
     options = ServeOptions(
         settings=settings,
-        admin_token_hash=token_hash,
+        admin_token_hash=admin_token_hash(env_token),
         pbx_url=args.pbx,
         demo=args.demo,
         run_worker=not args.no_worker,
@@ -54,6 +54,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> None:
     site = web.TCPSite(runner, args.host, args.port)
     await site.start()
     base = f"http://{args.host}:{args.port}"
+    new_token = app.get(NEW_ADMIN_TOKEN)
     print(f"listening on {base}", flush=True)
     if new_token and not args.demo:
         print(f"admin token (shown once, keep it): {new_token}", flush=True)

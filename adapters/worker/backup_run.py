@@ -47,6 +47,7 @@ from domain.errors import (
     NotLeaseHolder,
     UnknownHost,
 )
+from domain.host import HostSettings
 
 CANCEL_GRACE_S = 0.5
 """How long in-flight entities may take to finish once a stop is asked for; a cancelled
@@ -70,7 +71,7 @@ class BackupRun:
     def __init__(
         self,
         handle: JobHandle,
-        clients: Callable[[str], PbxClient],
+        clients: Callable[[HostSettings], PbxClient],
         artifacts: ArtifactStore,
         *,
         stop: asyncio.Event,
@@ -131,7 +132,7 @@ class BackupRun:
         except UnknownHost:
             self._fail(f"host {host_id} is not registered")
             return None
-        return self.clients(host.settings.base_url)
+        return self.clients(host.settings)
 
     async def _resolve(self, client: PbxClient) -> list[WorkItem] | None:
         try:
