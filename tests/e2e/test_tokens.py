@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from tests.support.processes import start_serve
 from tests.support.stores import PG_URL, drop_pg_schema, make_pg_schema
 
 ADMIN = "tokens-admin-token-0123456789"
-HEADERS = {
+HEADERS: dict[str, Callable[[str], dict[str, str]]] = {
     "Authorization": lambda t: {"Authorization": f"Bearer {t}"},
     "AuthToken": lambda t: {"AuthToken": t},
     "SEC": lambda t: {"SEC": t},
