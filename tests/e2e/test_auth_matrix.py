@@ -29,7 +29,7 @@ import pytest
 from adapters.settings import Settings
 from api.policy import POLICY, policy_key
 from api.server import ServeOptions, create_app
-from tests.support.http import call, wait_for
+from tests.support.http import call, wait_finished
 from tests.support.processes import start_serve
 
 ADMIN = "matrix-admin-token-0123456789"
@@ -53,11 +53,7 @@ class World:
 
 
 def _finished(base: str, kind: str, job_id: str) -> dict[str, Any]:
-    def done() -> dict[str, Any] | None:
-        _, view, _ = call("GET", f"{base}/api/v1/{kind}/{job_id}", ADMIN)
-        return view if view["status"] in ("SUCCESS", "FAILED") else None
-
-    view: dict[str, Any] = wait_for(done, timeout=90)
+    view = wait_finished(base, kind, job_id, ADMIN)
     assert view["status"] == "SUCCESS", view
     return view
 
@@ -131,6 +127,11 @@ def _ref(w: World) -> str:
     return str(w.backup["reference_id"])
 
 
+def _global_create(path: str, body: Callable[[], dict[str, Any]]) -> Case:
+    """An admin-only creation outside any tenant (201; 403 to a tenant-limited token)."""
+    return Case(_fixed(path), "admin", 201, lambda _w: body(), tenancy="global")
+
+
 B = "/api/v1/backups"
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/healthz"): Case(_fixed("/healthz"), "open", 200, tenancy="open"),
@@ -164,20 +165,12 @@ MATRIX: dict[tuple[str, str], Case] = {
         lambda w: f"/api/v1/restores/{w.restore['id']}/cancel", "admin", 409
     ),
     ("GET", "/api/v1/hosts"): Case(_fixed("/api/v1/hosts"), "read", 200, tenancy="list"),
-    ("POST", "/api/v1/hosts"): Case(
-        _fixed("/api/v1/hosts"),
-        "admin",
-        201,
-        lambda w: {"name": f"pbx-{next(_names)}", "base_url": "http://127.0.0.1:9/"},
-        tenancy="global",
+    ("POST", "/api/v1/hosts"): _global_create(
+        "/api/v1/hosts", lambda: {"name": f"pbx-{next(_names)}", "base_url": "http://127.0.0.1:9/"}
     ),
     ("GET", "/api/v1/tokens"): Case(_fixed("/api/v1/tokens"), "admin", 200, tenancy="global"),
-    ("POST", "/api/v1/tokens"): Case(
-        _fixed("/api/v1/tokens"),
-        "admin",
-        201,
-        lambda w: {"name": f"made-{next(_names)}", "role": "viewer"},
-        tenancy="global",
+    ("POST", "/api/v1/tokens"): _global_create(
+        "/api/v1/tokens", lambda: {"name": f"made-{next(_names)}", "role": "viewer"}
     ),
     ("DELETE", "/api/v1/tokens/{token_id}"): Case(
         lambda w: f"/api/v1/tokens/{w.revocable[0]}", "admin", 200, tenancy="global"

@@ -5,8 +5,6 @@ or shows a traceback. The sweep covers every route of ``app.router``."""
 from __future__ import annotations
 
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 
 from adapters.settings import Settings
 from api.server import ServeOptions, create_app
-from tests.support.http import call
+from tests.support.http import call, call_raw
 from tests.support.processes import Running, start_serve
 
 TOKEN = "input-admin-token-0123456789"
@@ -39,15 +37,7 @@ def base(server: tuple[str, Running]) -> str:
 def raw_call(
     method: str, url: str, data: bytes | None, headers: dict[str, str]
 ) -> tuple[int, bytes, dict[str, str]]:
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {TOKEN}")
-    for key, value in headers.items():
-        request.add_header(key, value)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), dict(error.headers)
+    return call_raw(method, url, TOKEN, headers=headers, raw=data)
 
 
 def test_an_oversized_body_is_413(base: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from domain.host import host_uuid
-from tests.support.http import call, wait_for
+from tests.support.http import call, wait_finished, wait_for
 from tests.support.processes import Running, free_port, rewind_history, start, start_serve
 
 ADMIN = "secrets-admin-token-0123456789abcdef"
@@ -40,12 +40,9 @@ class Session:
         return status, answer
 
     def finished(self, kind: str, job_id: str) -> dict[str, Any]:
-        def done() -> dict[str, Any] | None:
-            _, view = self.call("GET", f"/api/v1/{kind}/{job_id}")
-            return view if view["status"] in ("SUCCESS", "FAILED") else None
-
-        result: dict[str, Any] = wait_for(done, timeout=90, interval=0.2)
-        return result
+        view = wait_finished(self.base, kind, job_id, ADMIN)
+        self.bodies.append(f"GET /api/v1/{kind}/{job_id} -> {view!r}")
+        return view
 
 
 @pytest.fixture(scope="module")
