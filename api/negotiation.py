@@ -37,6 +37,9 @@ def accepts_xml(accept: str) -> bool:
 
 @web.middleware
 async def negotiation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        # Refused on every route, whether or not its handler reads a body.
+        raise BadRequest(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     accept = request.headers.get("Accept", "")
     if not accepts_json(accept):
         if XML_PATH_MARK in request.path and accepts_xml(accept):

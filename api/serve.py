@@ -29,7 +29,11 @@ def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def _print_demo_help(base: str, token: str | None) -> None:
     shown = token or "$REWIND_ADMIN_TOKEN"
-    print(f"admin token: {token}" if token else "admin token: (set by REWIND_ADMIN_TOKEN)")
+    print(
+        f"admin token (shown once, keep it): {token}"
+        if token
+        else "admin token: $REWIND_ADMIN_TOKEN, or the one printed on the first start"
+    )
     print("try a backup of a demo group:")
     print(
         f"  curl -s -X POST {base}/api/v1/backups -H 'Authorization: Bearer {shown}' "

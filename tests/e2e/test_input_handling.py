@@ -43,8 +43,13 @@ def raw_call(
 def test_an_oversized_body_is_413(base: str) -> None:
     big = b'{"name": "' + b"a" * (MAX_BODY + 10) + b'"}'
     json_type = {"Content-Type": "application/json"}
-    for path in ("/api/v1/backups", "/api/v1/tokens", f"{APIO}/backup/start/"):
-        status, body, _ = raw_call("POST", base + path, big, json_type)
+    for method, path in (
+        ("POST", "/api/v1/backups"),
+        ("POST", "/api/v1/tokens"),
+        ("POST", f"{APIO}/backup/start/"),
+        ("GET", "/api/v1/hosts"),
+    ):
+        status, body, _ = raw_call(method, base + path, big, json_type)
         assert status == 413, (path, body)
         assert b"larger than" in body or b"Maximum request body size" in body
 
