@@ -7,8 +7,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.settings import Settings
 from api.server import ServeOptions, create_app
@@ -155,3 +158,30 @@ def test_no_input_produces_a_500_on_any_route(
                 assert b"Traceback" not in body and b'File "' not in body
     assert seen > 500
     assert not [line for line in serve.lines if "unhandled error" in line or "Traceback" in line]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+FIELDS = st.sampled_from(
+    ["name", "role", "tenants", "ttl_seconds", "expires_at", "backup_id", "dry_run",
+     "existing", "group", "user", "users", "base_url", "credentials", "id", "active"]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    path=st.sampled_from(["/api/v1/tokens", "/api/v1/hosts", "/api/v1/restores"]),
+    body=st.dictionaries(FIELDS | st.text(max_size=10), JSON_VALUES, max_size=6),
+)
+def test_random_bodies_never_answer_500(base: str, path: str, body: dict[str, Any]) -> None:
+    """Property: whatever JSON object is posted, the answer is a 2xx or a 4xx, and a 400
+    says which parameters were wrong."""
+    status, answer, _ = call("POST", base + path, TOKEN, body)
+    assert status < 500, (body, answer)
+    if status == 400:
+        assert isinstance(answer, list) and answer[0].startswith(
+            ("Incorrect parameters sent: ", "Malformed JSON")
+        ), answer
