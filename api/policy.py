@@ -20,8 +20,20 @@ filtered by their handlers (``principal.tenants``). ``all_tenants`` entries (hos
 and anything global) are refused (403) to a token limited to tenants.
 
 To add a route: add its entry below (``HEAD`` follows ``GET``; a trailing slash does not
-matter). For a route addressing a backup or restore by another kind of id, add a
-``PathResource`` with a ``tenant_of`` that finds that resource's tenant.
+matter), and its case to tests/e2e/test_auth_matrix.py's MATRIX. For a route addressing a
+backup or restore by another kind of id, add a ``PathResource`` with a ``tenant_of`` that
+finds that resource's tenant. A create or list handler that does not yet honour
+``principal.tenants`` (api.auth.check_tenant_allowed / visible_tenants) gets
+``all_tenants=True``, so tenant-limited tokens are refused rather than shown everything.
+
+Proposed for the dialects being added elsewhere: QRadar ``/api/backup_and_restore/backups``
+POST, GET and GET ``{id}`` OPERATE / READ / READ, DELETE ADMIN; General Bots
+``/api/v1/backup/create`` OPERATE, ``list`` and ``{backup_id}`` READ, DELETE, ``restore``
+and ``schedule`` writes ADMIN, ``restore/{job_id}/status`` and schedule GET READ;
+``/api/v1/plans`` GET READ, writes ADMIN (all_tenants); ``/api/v1/events`` READ
+(all_tenants: it spans every tenant); Unitrends ``POST /api/backups`` (a query) READ;
+``/api/v1/openapi.json`` READ; ``/metrics`` READ with all_tenants (counts span tenants;
+Prometheus sends a bearer token).
 """
 
 from __future__ import annotations

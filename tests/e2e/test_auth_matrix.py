@@ -235,8 +235,11 @@ def test_every_route_is_in_the_matrix(tmp_path: Path) -> None:
 
 
 def test_every_route_has_a_policy(tmp_path: Path) -> None:
-    missing = sorted(_router_keys(tmp_path) - set(POLICY))
+    routes = _router_keys(tmp_path)
+    missing = sorted(routes - set(POLICY))
     assert not missing, f"routes without an entry in api/policy.py POLICY: {missing}"
+    stale = sorted(set(POLICY) - routes)
+    assert not stale, f"POLICY entries for routes that do not exist (a typo?): {stale}"
 
 
 def _t01_items(body: Any) -> list[Any]:
