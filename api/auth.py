@@ -1,17 +1,17 @@
 """Authentication and authorisation of every request (DESIGN.md, Security).
 
 A token comes in ``Authorization: Bearer``, ``AuthToken`` (seed 004) or ``SEC`` (QRadar),
-looked at in that order. Only its SHA-256 is used: the token whose id derives from that hash
-is read from the event store (one keyed read) and kept in a small per-process cache for at
-most ``CACHE_SECONDS``, so a token revoked by another process sharing PostgreSQL is refused
-here within that time; a revoke in this process empties the cache entry at once. Expiry is
-checked on every request.
+looked at in that order (an ``Authorization`` of another scheme is passed over). Only its
+SHA-256 is used: the token whose id derives from that hash is read from the event store
+(one keyed read) and kept in a small per-process cache for at most ``CACHE_SECONDS``, so a
+token revoked by another process sharing PostgreSQL is refused here within that time; a
+revoke in this process empties the cache entry at once. Expiry is checked on every request.
 
 The middleware then applies api.policy: a route without an entry is refused (403), a role
 without the permission is refused (403), a token limited to tenants is refused global routes
 (403) and gets 404 for another tenant's resources named in the path. Path parameters are
-validated (api.paths) before anything looks them up. Missing, unknown, expired or revoked
-tokens: 401, with nothing in the answer that tells those cases apart.
+validated (api.paths) before anything looks them up. A missing token is 401; unknown,
+expired and revoked tokens get one and the same 401, which does not tell them apart.
 """
 
 from __future__ import annotations
@@ -103,7 +103,9 @@ def presented_token(request: web.Request) -> str | None:
             continue
         if header == "Authorization":
             scheme, _, token = value.partition(" ")
-            return (token.strip() or None) if scheme.lower() == "bearer" else None
+            if scheme.lower() != "bearer" or not token.strip():
+                continue  # another scheme (a proxy's Basic): look at the other headers
+            return token.strip()
         return value
     return None
 
