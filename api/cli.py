@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -85,6 +86,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from adapters.artifacts import ArtifactStore
     from adapters.event_store import open_application
     from adapters.scheduler import Scheduler
+    from adapters.secrets import load_sealer
     from adapters.worker import Worker
 
     settings = _settings(args)
@@ -98,6 +100,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             worker_id=worker_id,
             lease_seconds=settings.lease_seconds,
             max_jobs=settings.worker_concurrency,
+            sealer=load_sealer(settings.data_dir),
         )
         task = asyncio.create_task(worker.run())
         scheduler = Scheduler(app, on_fired=worker.nudge)
@@ -135,6 +138,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         error_rate=args.error_rate,
         timeout_rate=args.timeout_rate,
         media_kb=args.media_kb,
+        credentials=os.environ.get("REWIND_SANDBOX_CREDENTIALS") or None,
     )
 
     async def run() -> None:

@@ -11,10 +11,11 @@ from aiohttp import web
 
 from adapters.artifacts import ArtifactStore
 from adapters.pbx_client import PbxCallFailed, PbxClient, PbxError, PbxNotFound
-from adapters.secrets import Sealer
+from adapters.secrets import Sealer, open_credentials
 from adapters.settings import Settings
 from domain.application import RewindApplication
 from domain.errors import NotFound
+from domain.host import HostSettings
 from projections.service import ViewsService
 
 READ_YOUR_WRITES_TIMEOUT = 5.0
@@ -31,7 +32,7 @@ class Services:
     views: ViewsService
     nudge: Callable[[], None] = lambda: None
     ready: bool = False
-    _probes: dict[str, PbxClient] = field(default_factory=dict)
+    _probes: dict[tuple[str, str | None], PbxClient] = field(default_factory=dict)
 
     async def run(self, command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run an event-store command off the event loop, wake the worker, and answer only
@@ -51,17 +52,30 @@ class Services:
     async def query(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(query, *args, **kwargs)
 
+    def host_credentials(self, host: HostSettings) -> str | None:
+        """The host's credentials in the clear, for a PBX client's header only."""
+        return open_credentials(self.sealer, host.sealed_credentials)
+
     async def check_scope_exists(
-        self, base_url: str, tenant_id: str | None, group_id: str | None
+        self,
+        base_url: str,
+        tenant_id: str | None,
+        group_id: str | None,
+        host: HostSettings | None = None,
     ) -> None:
         """Refuse (404 naming the field) a tenant or group the host does not have. An
-        unreachable host is not a reason to refuse: the worker will report it."""
+        unreachable host is not a reason to refuse: the worker will report it. ``host``
+        supplies the credentials to ask with."""
         if tenant_id is None:
             return
-        client = self._probes.get(base_url)
+        sealed = None if host is None else host.sealed_credentials
+        client = self._probes.get((base_url, sealed))
         if client is None:
-            client = PbxClient(base_url, attempts=1, timeout_s=3.0, concurrency=4)
-            self._probes[base_url] = client
+            credentials = None if host is None else self.host_credentials(host)
+            client = PbxClient(
+                base_url, attempts=1, timeout_s=3.0, concurrency=4, credentials=credentials
+            )
+            self._probes[(base_url, sealed)] = client
         try:
             await client.get_json(f"/1.0/tenants/{tenant_id}/groups/", {"_pagesize": 1})
         except PbxNotFound:

@@ -20,10 +20,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class BadRequest(Exception):
     """A request problem found outside pydantic (malformed JSON, a bad header)."""
 
-    def __init__(self, status: int, *messages: str) -> None:
+    def __init__(
+        self, status: int, *messages: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(messages[0] if messages else "bad request")
         self.status = status
         self.messages = list(messages)
+        self.headers = headers or {}
 
 
 def error_response(status: int, messages: list[str], code: int | None = None) -> web.Response:
@@ -45,25 +48,51 @@ def validation_messages(error: ValidationError) -> list[str]:
     return [f"Incorrect parameters sent: {', '.join(fields)}", *details]
 
 
+Shaper = Callable[[int, list[str], int | None], web.Response]
+"""Builds a dialect's error body from a status, messages and an optional domain code."""
+
+ERROR_SHAPES: list[tuple[str, Shaper]] = []
+"""(path prefix, shaper) of dialects whose errors are not seed 003's list; the longest
+matching prefix wins, the native list is the default. A dialect registers its shape with
+``register_error_shape`` (e.g. QRadar's ``/api/backup_and_restore/``)."""
+
+
+def register_error_shape(prefix: str, shaper: Shaper) -> None:
+    ERROR_SHAPES.append((prefix, shaper))
+    ERROR_SHAPES.sort(key=lambda item: len(item[0]), reverse=True)
+
+
+def shaped_error(
+    request: web.Request, status: int, messages: list[str], code: int | None = None
+) -> web.Response:
+    """The error response in the shape of the dialect ``request`` speaks."""
+    for prefix, shaper in ERROR_SHAPES:
+        if request.path.startswith(prefix):
+            return shaper(status, messages, code)
+    return error_response(status, messages, code)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except DomainError as error:
-        return error_response(error.status, [error.message], error.code)
+        return shaped_error(request, error.status, [error.message], error.code)
     except ValidationError as error:
-        return error_response(400, validation_messages(error))
+        return shaped_error(request, 400, validation_messages(error))
     except BadRequest as error:
-        return error_response(error.status, error.messages)
+        response = shaped_error(request, error.status, error.messages)
+        response.headers.update(error.headers)
+        return response
     except web.HTTPException as error:
         if error.status < 400:
             raise
         message = error.text if error.text and not error.text.startswith("{") else error.reason
-        response = error_response(error.status, [message or error.reason])
+        response = shaped_error(request, error.status, [message or error.reason])
         for header in ("Allow", "WWW-Authenticate"):
             if header in error.headers:
                 response.headers[header] = error.headers[header]
         return response
     except Exception:
         log.exception("unhandled error", path=request.path, method=request.method)
-        return error_response(500, ["internal error; the server log has the details"])
+        return shaped_error(request, 500, ["internal error; the server log has the details"])

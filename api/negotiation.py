@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from api.errors import BadRequest, Handler, error_response
+from api.errors import BadRequest, Handler
 
 JSON = "application/json"
 XML_TYPES = ("application/xml", "text/xml")
@@ -37,12 +37,15 @@ def accepts_xml(accept: str) -> bool:
 
 @web.middleware
 async def negotiation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        # Refused on every route, whether or not its handler reads a body.
+        raise BadRequest(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     accept = request.headers.get("Accept", "")
     if not accepts_json(accept):
         if XML_PATH_MARK in request.path and accepts_xml(accept):
             return await handler(request)
         produced = f"{JSON} or {' or '.join(XML_TYPES)}" if XML_PATH_MARK in request.path else JSON
-        return error_response(406, [f"Only {produced} can be produced; Accept was refused"])
+        raise BadRequest(406, f"Only {produced} can be produced; Accept was refused")
     return await handler(request)
 
 

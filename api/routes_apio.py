@@ -140,7 +140,7 @@ def _group(request: web.Request) -> tuple[str, str]:
 async def _check_group(services: Services, tenant_id: str, group_id: str) -> None:
     """404 naming tenant_id or group_id when the default host does not have them."""
     host = await services.query(services.app.get_host, DEFAULT_HOST_ID)
-    await services.check_scope_exists(host.settings.base_url, tenant_id, group_id)
+    await services.check_scope_exists(host.settings.base_url, tenant_id, group_id, host.settings)
 
 
 def _visible(row: BackupRow | None, tenant_id: str, group_id: str) -> BackupRow | None:

@@ -9,7 +9,7 @@ import orjson
 from aiohttp import web
 
 from api.apio_report import backup_data, load_configs
-from api.auth import PRINCIPAL
+from api.auth import PRINCIPAL, check_tenant_allowed, visible_tenants
 from api.context import SERVICES, Services
 from api.incremental_report import changes_section
 from api.negotiation import read_json_object
@@ -92,8 +92,11 @@ async def start_backup(request: web.Request) -> web.Response:
     body = BackupRequest.model_validate(await read_json_object(request))
     if body.group_id is not None and body.tenant_id is None:
         raise NotFound("tenant_id: a group_id needs its tenant_id")
+    check_tenant_allowed(request, body.tenant_id)
     host = await services.query(services.app.get_host, body.host_id)
-    await services.check_scope_exists(host.settings.base_url, body.tenant_id, body.group_id)
+    await services.check_scope_exists(
+        host.settings.base_url, body.tenant_id, body.group_id, host.settings
+    )
     spec = BackupSpec(
         scope=Scope(host_id=body.host_id, tenant_id=body.tenant_id, group_id=body.group_id),
         group_entities=tuple(body.group),
@@ -117,8 +120,9 @@ async def list_backups(request: web.Request) -> web.Response:
     first; filters by tenant, group, host, status, type, kind and time windows."""
     services = _services(request)
     query = ListQuery.from_request(request)
+    filters = query.filters().model_copy(update={"tenant_ids": visible_tenants(request)})
     total, rows = await services.query(
-        services.views.view.list_backups, query.filters(), query.offset(), query.pagesize
+        services.views.view.list_backups, filters, query.offset(), query.pagesize
     )
     items = [backup_view(r).model_dump(mode="json") for r in rows]
     return web.json_response({"total": total, "items": items})

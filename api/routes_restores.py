@@ -41,7 +41,7 @@ from adapters.worker.restore_run import (
     load_backup_content,
     whole_group,
 )
-from api.auth import PRINCIPAL
+from api.auth import PRINCIPAL, identity
 from api.context import Services
 from api.errors import BadRequest
 from api.negotiation import read_json_object
@@ -140,8 +140,11 @@ async def dry_run_answer(services: Services, spec: RestoreSpec) -> dict[str, Any
     to the target's content now, read live; 502 when the target cannot be read."""
     _, content = await _backup_content(services, str(spec.backup_id))
     host = await services.query(services.app.get_host, spec.target.host_id)
+    credentials = services.host_credentials(host.settings)
     try:
-        async with PbxClient(host.settings.base_url, attempts=2, timeout_s=5.0) as client:
+        async with PbxClient(
+            host.settings.base_url, attempts=2, timeout_s=5.0, credentials=credentials
+        ) as client:
             diff = await dry_run(TargetReader(client), content, spec)
     except PbxError as error:
         raise BadRequest(502, f"the target host cannot be read: {error}") from None
@@ -159,6 +162,8 @@ async def create_restore(request: web.Request) -> web.Response:
     services = _services(request)
     body = RestoreRequest.model_validate(await read_json_object(request))
     row = await find_backup_row(services, body.backup_id)
+    if not identity(request).sees(row.tenant_id):
+        raise NotFound(f"backup {body.backup_id[:80]!r} not found")
     backup = await services.query(services.app.get_backup, UUID(row.id))
     spec = restore_spec(backup, body)
     await services.query(services.app.get_host, spec.target.host_id)
@@ -190,6 +195,8 @@ async def list_restores(request: web.Request) -> web.Response:
     services = _services(request)
     query = PageQuery.from_request(request)
     rows = await services.query(services.views.view.list_restores)
+    principal = identity(request)
+    rows = [row for row in rows if principal.sees(row.tenant_id)]
     page = rows[query.offset() : query.offset() + query.pagesize]
     items = [restore_view(r).model_dump(mode="json") for r in page]
     return web.json_response({"total": len(rows), "items": items})

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from adapters.secrets import admin_token_hash
 from adapters.settings import Settings
+from api.bootstrap import NEW_ADMIN_TOKEN
 from api.server import DEMO_URL, ServeOptions, create_app
 
 
@@ -29,10 +30,11 @@ def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _print_demo_help(base: str, token: str | None) -> None:
     """Print a curl walk; the header is double-quoted so ``$REWIND_ADMIN_TOKEN`` expands."""
     shown = token or "$REWIND_ADMIN_TOKEN"
-    if token:
-        print(f"admin token (shown once, keep it): {token}")
-    else:
-        print("admin token: the one printed at first start, or REWIND_ADMIN_TOKEN if set")
+    print(
+        f"admin token (shown once, keep it): {token}"
+        if token
+        else "admin token: $REWIND_ADMIN_TOKEN, or the one printed on the first start"
+    )
     print("try a backup of a demo group:")
     print(
         f'  curl -s -X POST {base}/api/v1/backups -H "Authorization: Bearer {shown}" '
@@ -44,10 +46,9 @@ def _print_demo_help(base: str, token: str | None) -> None:
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> None:
     env_token = settings.admin_token.get_secret_value() if settings.admin_token else None
-    token_hash, new_token = admin_token_hash(settings.data_dir, env_token)
     options = ServeOptions(
         settings=settings,
-        admin_token_hash=token_hash,
+        admin_token_hash=admin_token_hash(env_token),
         pbx_url=args.pbx,
         demo=args.demo,
         run_worker=not args.no_worker,
@@ -58,6 +59,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> None:
     site = web.TCPSite(runner, args.host, args.port)
     await site.start()
     base = f"http://{args.host}:{args.port}"
+    new_token = app.get(NEW_ADMIN_TOKEN)
     print(f"listening on {base}", flush=True)
     if new_token and not args.demo:
         print(f"admin token (shown once, keep it): {new_token}", flush=True)

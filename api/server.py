@@ -20,7 +20,8 @@ from adapters.sandbox import SandboxConfig, start_sandbox
 from adapters.secrets import load_sealer
 from adapters.settings import Settings
 from adapters.verifier import PERIODIC_STATUSES, run_periodic_verifier
-from api.auth import ADMIN_TOKEN_HASH, auth_middleware
+from api.auth import TOKEN_CACHE, TokenCache, auth_middleware
+from api.bootstrap import bootstrap_admin_ctx
 from api.context import SERVICES, Services
 from api.errors import error_middleware
 from api.negotiation import MAX_BODY_BYTES, negotiation_middleware
@@ -31,6 +32,7 @@ from api.routes_native import routes
 from api.routes_plans import plan_routes
 from api.routes_qradar import qradar_routes
 from api.routes_restores import restore_routes
+from api.routes_tokens import token_routes
 from domain.errors import UnknownHost
 from domain.host import HostSettings
 from domain.plan import DEFAULT_HOST_ID
@@ -43,7 +45,9 @@ log = structlog.get_logger("rewind.server")
 @dataclass(frozen=True)
 class ServeOptions:
     settings: Settings
-    admin_token_hash: str
+    admin_token_hash: str | None = None
+    """The hash of REWIND_ADMIN_TOKEN (pins the bootstrap admin token); None: one is made
+    on a first start (api.bootstrap)."""
     pbx_url: str | None = None
     demo: bool = False
     run_worker: bool = True
@@ -130,6 +134,7 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
             worker_id=worker_id_for(options.settings.data_dir),
             lease_seconds=options.settings.lease_seconds,
             max_jobs=options.settings.worker_concurrency,
+            sealer=services.sealer,
         )
         services.nudge = worker.nudge
         task = asyncio.create_task(worker.run(), name="rewind-worker")
@@ -202,8 +207,9 @@ def create_app(options: ServeOptions) -> web.Application:
         client_max_size=MAX_BODY_BYTES,
     )
     app[OPTIONS] = options
-    app[ADMIN_TOKEN_HASH] = options.admin_token_hash
+    app[TOKEN_CACHE] = TokenCache()
     app.cleanup_ctx.append(_services_ctx)
+    app.cleanup_ctx.append(bootstrap_admin_ctx(options.admin_token_hash))
     app.cleanup_ctx.append(_default_host_ctx)
     app.cleanup_ctx.append(_worker_ctx)
     app.cleanup_ctx.append(_verifier_ctx)
@@ -215,4 +221,5 @@ def create_app(options: ServeOptions) -> web.Application:
     app.add_routes(qradar_routes)
     app.add_routes(plan_routes)
     install_gbots(app)
+    app.add_routes(token_routes)
     return app

@@ -8,6 +8,20 @@ from typing import Any
 from pydantic import BaseModel
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+REDACTED = frozenset({"sealed_credentials", "token_hash"})
+"""Fields the audit trail never shows, at any depth (sealed PBX credentials, token hashes):
+the events keep them, ``rewind history``, the views and every API route do not."""
+
+
+def redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: ("<redacted>" if k in REDACTED and v is not None else redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
 
 
 class AuditEntry(BaseModel):
@@ -27,7 +41,7 @@ def audit_entry(domain_event: Any) -> AuditEntry:
     data: dict[str, Any] = domain_event.model_dump(mode="json")
     cls = type(domain_event)
     type_name = cls.__qualname__
-    payload = {k: v for k, v in data.items() if k not in _ENVELOPE}
+    payload = redact({k: v for k, v in data.items() if k not in _ENVELOPE})
     return AuditEntry(
         aggregate_id=str(domain_event.originator_id),
         type=type_name,

@@ -90,6 +90,8 @@ class BackupFilters(BaseModel):
     ended_after: datetime | None = None
     ended_before: datetime | None = None
     ids: list[str] | None = None
+    tenant_ids: list[str] | None = None
+    """Only these tenants (a token limited to tenants); host-wide backups have none."""
 
 
 class ViewsMixin:
@@ -319,6 +321,10 @@ def _where(filters: BackupFilters) -> tuple[str, tuple[Any, ...]]:
         if values:
             clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
             params.extend(values)
+    if filters.tenant_ids is not None:
+        marks = ", ".join("?" for _ in filters.tenant_ids)
+        clauses.append(f"tenant_id IN ({marks})" if marks else "1 = 0")
+        params.extend(filters.tenant_ids)
     for column, op, value in (
         ("created_at", ">=", filters.started_after),
         ("created_at", "<=", filters.started_before),

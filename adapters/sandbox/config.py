@@ -27,3 +27,5 @@ class SandboxConfig(BaseModel):
     timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     media_kb: int = Field(default=64, ge=1)
     hang_seconds: float = Field(default=30.0, ge=0.0)
+    credentials: str | None = Field(default=None, repr=False)
+    """When set, calls must authenticate with them (adapters.sandbox.auth)."""

@@ -49,7 +49,9 @@ import asyncio
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
+from .auth import credentials_middleware
 from .config import SandboxConfig
 from .dataset import Dataset
 from .faults import FaultInjector
@@ -65,7 +67,10 @@ CONFIG = web.AppKey("sandbox_config", SandboxConfig)
 def build_sandbox_app(config: SandboxConfig) -> web.Application:
     """The sandbox application (not started): routes, fault injection, seed 003 errors."""
     faults = FaultInjector(config)
-    app = web.Application(middlewares=[faults.middleware, errors_middleware])
+    middlewares: list[Middleware] = [faults.middleware, errors_middleware]
+    if config.credentials:
+        middlewares.insert(0, credentials_middleware(config.credentials))
+    app = web.Application(middlewares=middlewares)
     state = SandboxState(Dataset.from_config(config))
     app[STATE] = state
     app[FAULTS] = faults

@@ -48,6 +48,7 @@ from domain.errors import (
     NotLeaseHolder,
     UnknownHost,
 )
+from domain.host import HostSettings
 
 CANCEL_GRACE_S = 0.5
 """How long in-flight entities may take to finish once a stop is asked for; a cancelled
@@ -71,7 +72,7 @@ class BackupRun:
     def __init__(
         self,
         handle: JobHandle,
-        clients: Callable[[str], PbxClient],
+        clients: Callable[[HostSettings], PbxClient],
         artifacts: ArtifactStore,
         *,
         stop: asyncio.Event,
@@ -141,7 +142,7 @@ class BackupRun:
         except UnknownHost:
             self._fail(f"host {host_id} is not registered")
             return None
-        return self.clients(host.settings.base_url)
+        return self.clients(host.settings)
 
     async def _resolve(self, client: PbxClient) -> list[WorkItem] | None:
         try:

@@ -59,6 +59,7 @@ from domain.errors import (
     NotFound,
     NotLeaseHolder,
 )
+from domain.host import HostSettings
 from domain.restore import Restore, RestoreSpec
 
 log = structlog.get_logger("rewind.worker")
@@ -354,7 +355,7 @@ class RestoreRun:
     def __init__(
         self,
         handle: JobHandle,
-        clients: Callable[[str], PbxClient],
+        clients: Callable[[HostSettings], PbxClient],
         artifacts: ArtifactStore,
         *,
         stop: asyncio.Event,
@@ -407,7 +408,7 @@ class RestoreRun:
             host = await asyncio.to_thread(self.handle.app.get_host, spec.target.host_id)
         except DomainError as error:
             return str(error)
-        reader = TargetReader(self.clients(host.settings.base_url))
+        reader = TargetReader(self.clients(host.settings))
         try:
             plan = await restore_steps(reader, content, spec)
         except (PbxCallFailed, PbxRejected, PbxNotFound) as error:

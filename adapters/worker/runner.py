@@ -40,11 +40,13 @@ import structlog
 
 from adapters.artifacts import ArtifactStore
 from adapters.pbx_client import PbxClient
+from adapters.secrets import Sealer, open_credentials
 from adapters.worker.backup_run import BackupRun
 from adapters.worker.restore_run import WAITING, RestoreRun, safety_backup_problem
 from adapters.worker.tracker import JobTracker, TrackedJob
 from domain.application import RewindApplication
 from domain.errors import DomainError
+from domain.host import HostSettings
 from domain.job import Job
 
 log = structlog.get_logger("rewind.worker")
@@ -76,6 +78,7 @@ class Worker:
         pbx_timeout_s: float = 5.0,
         pbx_attempts: int = 3,
         purge_grace_seconds: float | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         """``purge_grace_seconds`` (default: the lease) spares blobs a purge would remove
         when they were stored or reused that recently: a running backup may have just
@@ -100,7 +103,8 @@ class Worker:
         self.tracker = JobTracker(app)
         self._runs: dict[UUID, _Run] = {}
         self._chores: dict[UUID, asyncio.Task[None]] = {}
-        self._clients: dict[str, PbxClient] = {}
+        self._clients: dict[tuple[str, str | None], PbxClient] = {}
+        self.sealer = sealer
         self._not_before: dict[UUID, float] = {}
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -295,18 +299,21 @@ class Worker:
             self.log.exception("restore run crashed", job_id=str(job_id))
             self._not_before[job_id] = time.monotonic() + self.lease_seconds
 
-    def _client(self, base_url: str) -> PbxClient:
-        """One client per PBX, shared by the backups of that host (its concurrency bounds
-        what this worker asks of one PBX at once)."""
-        client = self._clients.get(base_url)
+    def _client(self, host: HostSettings) -> PbxClient:
+        """One client per PBX (and credentials), shared by the jobs of that host (its
+        concurrency bounds what this worker asks of one PBX at once). Sealed credentials
+        are opened here, in memory only, and go to the client's Authorization header."""
+        key = (host.base_url, host.sealed_credentials)
+        client = self._clients.get(key)
         if client is None:
             client = PbxClient(
-                base_url,
+                host.base_url,
                 concurrency=self.entity_concurrency,
                 timeout_s=self.pbx_timeout_s,
                 attempts=self.pbx_attempts,
+                credentials=open_credentials(self.sealer, host.sealed_credentials),
             )
-            self._clients[base_url] = client
+            self._clients[key] = client
         return client
 
     # ----------------------------------------------------------------- chores

@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +14,7 @@ import pytest
 
 from adapters.renderers import parse_xml, render_json
 from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES
-from tests.support.http import call, wait_for
+from tests.support.http import call, call_raw, wait_for
 from tests.support.processes import start_sandbox, start_serve
 
 TOKEN = "apio-e2e-token"
@@ -45,18 +43,7 @@ def raw_call(
     raw: bytes | None = None,
 ) -> tuple[int, bytes, dict[str, str]]:
     """Like tests.support.http.call, but the answer stays bytes (XML answers)."""
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {TOKEN}")
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-    for key, value in (headers or {}).items():
-        request.add_header(key, value)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), dict(error.headers)
+    return call_raw(method, url, TOKEN, body, headers, raw)
 
 
 def apio(method: str, url: str, body: Any = None, **kw: Any) -> tuple[int, Any, dict[str, str]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.http import call, wait_for
+from tests.support.http import call, wait_finished, wait_for
 from tests.support.processes import rewind_history, start_sandbox, start_serve
 
 TOKEN = "delete-verify-e2e-token"
@@ -30,12 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 def _backed_up(base: str, body: dict[str, Any]) -> dict[str, Any]:
     status, accepted, _ = call("POST", f"{base}/api/v1/backups", TOKEN, body)
     assert status == 202, accepted
-
-    def finished() -> dict[str, Any] | None:
-        _, view, _ = call("GET", f"{base}/api/v1/backups/{accepted['id']}", TOKEN)
-        return view if view["status"] in ("SUCCESS", "FAILED") else None
-
-    view: dict[str, Any] = wait_for(finished, timeout=60)
+    view = wait_finished(base, "backups", accepted["id"], TOKEN)
     assert view["status"] == "SUCCESS", view
     return view
 

@@ -10,14 +10,12 @@ import urllib.request
 from typing import Any
 
 
-def call(
-    method: str,
-    url: str,
-    token: str | None = None,
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-    raw: bytes | None = None,
-) -> tuple[int, Any, dict[str, str]]:
+def call_raw(
+    method: str, url: str, token: str | None = None, body: Any = None,
+    headers: dict[str, str] | None = None, raw: bytes | None = None,
+) -> tuple[int, bytes, dict[str, str]]:
+    """One request; the answer's status, body bytes and headers. ``body`` goes as JSON,
+    ``raw`` as is (with only the headers given)."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(url, data=data, method=method)
     if token:
@@ -28,11 +26,34 @@ def call(
         request.add_header(key, value)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            payload = response.read()
-            status, head = response.status, dict(response.headers)
+            return response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as error:
-        payload, status, head = error.read(), error.code, dict(error.headers)
+        return error.code, error.read(), dict(error.headers)
+
+
+def call(
+    method: str,
+    url: str,
+    token: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+) -> tuple[int, Any, dict[str, str]]:
+    """``call_raw`` with the answer decoded from JSON."""
+    status, payload, head = call_raw(method, url, token, body, headers, raw)
     return status, (json.loads(payload) if payload else None), head
+
+
+def wait_finished(base: str, kind: str, job_id: str, token: str) -> dict[str, Any]:
+    """Poll ``/api/v1/{kind}/{job_id}`` (kind: backups or restores) until it has ended
+    (SUCCESS or FAILED) and return its view."""
+
+    def ended() -> dict[str, Any] | None:
+        _, view, _ = call("GET", f"{base}/api/v1/{kind}/{job_id}", token)
+        return view if view["status"] in ("SUCCESS", "FAILED") else None
+
+    view: dict[str, Any] = wait_for(ended, timeout=90, interval=0.1)
+    return view
 
 
 def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.05) -> Any:

@@ -90,11 +90,16 @@ def start_sandbox(*flags: str) -> tuple[Running, str]:
     return sandbox, f"http://127.0.0.1:{port}"
 
 
-def start_serve(data_dir: Path, token: str, *flags: str) -> tuple[Running, str]:
+def start_serve(
+    data_dir: Path, token: str | None, *flags: str, env: dict[str, str] | None = None
+) -> tuple[Running, str]:
+    """``token`` None: no REWIND_ADMIN_TOKEN (serve makes and prints one on a first start)."""
     port = free_port()
+    serve_env = {"REWIND_LOG_FORMAT": "json", **(env or {})}
+    if token is not None:
+        serve_env["REWIND_ADMIN_TOKEN"] = token
     serve = start(
-        ["serve", "--port", str(port), "--data-dir", str(data_dir), *flags],
-        env={"REWIND_ADMIN_TOKEN": token, "REWIND_LOG_FORMAT": "json"},
+        ["serve", "--port", str(port), "--data-dir", str(data_dir), *flags], env=serve_env
     )
     serve.wait_for_line("listening on")
     return serve, f"http://127.0.0.1:{port}"
