@@ -27,6 +27,14 @@ def _resource_id(value: str, name: str) -> str:
     return value
 
 
+def _qradar_id(value: str, name: str) -> str:
+    """QRadar's ``{id}`` (a Long): any short value reaches the dialect's handler, which
+    answers its own 404 1001 for what names no backup."""
+    if not 1 <= len(value) <= 64:
+        raise ValueError(f"{name} must be 1-64 characters")
+    return value
+
+
 Check = Callable[[str, str], str]
 
 PATH_PARAMS: dict[str, Check] = {
@@ -39,6 +47,7 @@ PATH_PARAMS: dict[str, Check] = {
     "instance_name": _resource_id,
     "a": _resource_id,
     "b": _resource_id,
+    "id": _qradar_id,
 }
 """Known parameter names; any other is held to ``_resource_id`` (never unchecked)."""
 

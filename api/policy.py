@@ -158,8 +158,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     # QRadar (seed 001): host-level backups addressed by Long ids, so global
     ("POST", QRADAR): Rule(OP, all_tenants=True),
     ("GET", QRADAR): Rule(R, all_tenants=True),
-    ("GET", f"{QRADAR}/{{backup_id}}"): Rule(R, all_tenants=True),
-    ("DELETE", f"{QRADAR}/{{backup_id}}"): Rule(A, all_tenants=True),
+    ("GET", f"{QRADAR}/{{id}}"): Rule(R, all_tenants=True),
+    ("DELETE", f"{QRADAR}/{{id}}"): Rule(A, all_tenants=True),
     ("GET", "/api/config/deployment/hosts"): Rule(R, all_tenants=True),
     # plans: saved configurations spanning hosts and tenants
     ("GET", PLANS): Rule(R, all_tenants=True),

@@ -25,7 +25,7 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
-from api.errors import BadRequest
+from api.errors import BadRequest, register_error_shape
 from api.qradar_fields import FieldsError
 from domain.errors import DomainError, InvalidRequest
 
@@ -147,3 +147,15 @@ def qradar_errors(operation: Operation) -> Callable[[Handler], Handler]:
         return run
 
     return wrap
+
+
+def _middleware_error(status: int, messages: list[str], code: int | None) -> web.Response:
+    """Refusals made before a QRadar handler runs (401, 403, 404 of an unknown path, 406,
+    413, a bad path parameter) in this dialect's shape: the domain code when there is one,
+    2007 for malformed input, else the HTTP status itself."""
+    if code is None:
+        code = InvalidRequest.code if status == 400 else status
+    return error_response(status, code, "; ".join(messages))
+
+
+register_error_shape("/api/backup_and_restore/", _middleware_error)

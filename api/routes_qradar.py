@@ -155,22 +155,22 @@ async def list_backups(request: web.Request) -> web.Response:
     return _answer(items, tree, headers=headers)
 
 
-@qradar_routes.get(BACKUPS + "/{backup_id}")
+@qradar_routes.get(BACKUPS + "/{id}")
 @qradar_errors("retrieve")
 async def get_backup(request: web.Request) -> web.Response:
     services = _services(request)
     tree = _fields(request, BACKUP_SHAPE)
-    row = await _row_by_long(services, request.match_info["backup_id"])
+    row = await _row_by_long(services, request.match_info["id"])
     return _answer(QRadarBackup.from_row(row).model_dump(mode="json"), tree)
 
 
-@qradar_routes.delete(BACKUPS + "/{backup_id}")
+@qradar_routes.delete(BACKUPS + "/{id}")
 @qradar_errors("delete")
 async def delete_backup(request: web.Request) -> web.Response:
     """202 with the backup as the delete left it: DELETING when it had ended, CANCELLING
     while the worker stops it (then DELETING, then gone: GET answers 404)."""
     services = _services(request)
-    raw = request.match_info["backup_id"]
+    raw = request.match_info["id"]
     tree = _fields(request, BACKUP_SHAPE)
     row = await _row_by_long(services, raw)
     if row.status in STOPPING:

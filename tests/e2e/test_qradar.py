@@ -322,10 +322,21 @@ def test_deleting_a_finished_backup(server: Server) -> None:
     assert_error(call("DELETE", f"{server.base}{BACKUPS}/{nightly['id']}", TOKEN), 404, 1001)
 
 
-@pytest.mark.parametrize("backup_id", ["12345", "abc", str(2**60), "-1", "9" * 5000, "%C2%B2"])
+@pytest.mark.parametrize("backup_id", ["12345", "abc", str(2**60), "-1", "%C2%B2"])
 def test_unknown_ids_answer_404_1001(server: Server, backup_id: str) -> None:
     assert_error(server.get(f"{BACKUPS}/{backup_id}"), 404, 1001)
     assert_error(call("DELETE", f"{server.base}{BACKUPS}/{backup_id}", TOKEN), 404, 1001)
+
+
+def test_refusals_before_the_handler_keep_the_dialect_shape(server: Server) -> None:
+    """An absurdly long id, a missing token and a wrong one are refused by the middlewares,
+    still in QRadar's error shape."""
+    status, body, _ = server.get(f"{BACKUPS}/{'9' * 5000}")
+    assert status == 400 and body["code"] == 2007 and body["http_response"]["code"] == 400
+    status, body, _ = call("GET", f"{server.base}{BACKUPS}", None)
+    assert status == 401 and body["http_response"] == {"code": 401, "message": "Unauthorized"}
+    status, body, _ = call("GET", f"{server.base}{BACKUPS}", "not-a-token")
+    assert status == 401 and isinstance(body["description"], str)
 
 
 def test_no_backup_while_a_restore_runs(server: Server) -> None:
