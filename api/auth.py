@@ -21,11 +21,20 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
+def presented_token(request: web.Request) -> str | None:
+    """The token of seed 004's ``AuthToken`` header or seed 001's ``SEC`` header."""
+    for header in ("AuthToken", "SEC"):
+        token = request.headers.get(header, "").strip()
+        if token:
+            return token
+    return None
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in OPEN_PATHS:
         return await handler(request)
-    token = bearer_token(request)
+    token = bearer_token(request) or presented_token(request)
     if token is None or not token_matches(token, request.app[ADMIN_TOKEN_HASH]):
         response = error_response(401, ["missing or invalid token (Authorization: Bearer)"])
         response.headers["WWW-Authenticate"] = 'Bearer realm="rewind"'

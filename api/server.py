@@ -27,7 +27,9 @@ from api.negotiation import MAX_BODY_BYTES, negotiation_middleware
 from api.routes_apio import apio_routes
 from api.routes_lifecycle import lifecycle_routes
 from api.routes_native import routes
+from api.routes_openapi import install_openapi
 from api.routes_restores import restore_routes
+from api.routes_unitrends import unitrends_routes
 from domain.errors import UnknownHost
 from domain.host import HostSettings
 from domain.plan import DEFAULT_HOST_ID
@@ -187,4 +189,6 @@ def create_app(options: ServeOptions) -> web.Application:
     app.add_routes(lifecycle_routes)
     app.add_routes(restore_routes)
     app.add_routes(apio_routes)
+    app.add_routes(unitrends_routes)
+    install_openapi(app)
     return app

@@ -1,0 +1,277 @@
+"""OpenAPI 3.1, generated: every route of the running application, with the pydantic models
+each one declares (DESIGN.md, API surface).
+
+Routes declare their models in one of two ways, both looked up here:
+
+* ``@documented(Operation(...))`` on the handler, under the route table's decorator (new
+  route modules do this next to their routes, e.g. api.routes_unitrends);
+* ``declare(method, path, Operation(...))``, a table entry (api.openapi_catalog holds the
+  entries of the route modules that predate this registry; a branch adding routes can append
+  its own entries there or declare them next to its route table).
+
+The generator walks ``app.router``, so a route that declares nothing still appears, with a
+permissive schema and ``x-rewind-undeclared: true``; ``undeclared_routes(app)`` lists such
+routes and a unit test fails on any, so routes added later are caught. Schemas come from
+``pydantic.json_schema.models_json_schema`` (request models in validation mode, responses in
+serialization mode), never written by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, RootModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from domain.application import SW_VERSION
+
+T = TypeVar("T")
+H = TypeVar("H", bound=Callable[..., Any])
+ModelType = type[BaseModel]
+
+OPENAPI_PATH = "/api/v1/openapi.json"
+REF_TEMPLATE = "#/components/schemas/{model}"
+JSON = "application/json"
+XML = "application/xml"
+ATTRIBUTE = "__rewind_openapi__"
+
+
+class ErrorList(RootModel[list[str]]):
+    """Seed 003's error shape: a JSON list of messages, even for a single one."""
+
+
+class Page(BaseModel, Generic[T]):
+    """Seed 003's list shape: ``total`` matches in all, ``items`` one page of them."""
+
+    total: int
+    items: list[T]
+
+
+SECURITY_SCHEMES: dict[str, dict[str, str]] = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer"},
+    "authToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "AuthToken",
+        "description": "seed 004 (Unitrends)",
+    },
+    "sec": {"type": "apiKey", "in": "header", "name": "SEC", "description": "seed 001 (QRadar)"},
+}
+ANY_TOKEN: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one route takes and answers.
+
+    ``body``: the JSON request body's model. ``query``: a model whose fields (by alias) are
+    the query parameters. ``responses``: status -> model (None: no body). Every operation
+    also documents ``default``: an ErrorList. ``xml``: success answers may also be XML (the
+    APIO dialect). ``public``: no token needed.
+    """
+
+    summary: str
+    responses: Mapping[int, ModelType | None]
+    body: ModelType | None = None
+    query: ModelType | None = None
+    tags: tuple[str, ...] = ()
+    xml: bool = False
+    public: bool = False
+    body_required: bool = False
+    description: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def models(self) -> Iterator[tuple[ModelType, JsonSchemaMode]]:
+        if self.body is not None:
+            yield self.body, "validation"
+        if self.query is not None:
+            yield self.query, "validation"
+        for model in self.responses.values():
+            if model is not None:
+                yield model, "serialization"
+
+
+OPERATIONS: dict[tuple[str, str], Operation] = {}
+"""The declaration table: (METHOD, path template as aiohttp shows it) -> Operation."""
+
+
+def declare(method: str, path: str, operation: Operation) -> None:
+    OPERATIONS[(method.upper(), path)] = operation
+
+
+def documented(operation: Operation) -> Callable[[H], H]:
+    """Attach ``operation`` to a handler (place it under the route table's decorator)."""
+
+    def attach(handler: H) -> H:
+        setattr(handler, ATTRIBUTE, operation)
+        return handler
+
+    return attach
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    method: str
+    path: str
+    operation: Operation | None
+
+
+def routes_of(app: web.Application) -> list[RouteInfo]:
+    """Every (method, path) the application serves, HEAD (aiohttp's automatic twin of GET)
+    left out, with its declared operation if any."""
+    found: dict[tuple[str, str], RouteInfo] = {}
+    for resource in app.router.resources():
+        info = resource.get_info()
+        path = info.get("path") or info.get("formatter")
+        if not isinstance(path, str):
+            continue
+        for route in resource:
+            method = route.method.upper()
+            if method in ("HEAD", "*"):
+                continue
+            declared = getattr(route.handler, ATTRIBUTE, None) or OPERATIONS.get((method, path))
+            found.setdefault((method, path), RouteInfo(method, path, declared))
+    return list(found.values())
+
+
+def undeclared_routes(app: web.Application) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in routes_of(app) if r.operation is None]
+
+
+# ---------------------------------------------------------------------- schema helpers
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent rather than null: drop ``null`` from an optional's
+    ``anyOf`` (keeping default, title and description)."""
+    options = schema.get("anyOf")
+    if not isinstance(options, list):
+        return schema
+    kept = [o for o in options if o != {"type": "null"}]
+    rest = {k: v for k, v in schema.items() if k != "anyOf" and not (k == "default" and v is None)}
+    if len(kept) == 1:
+        return {**kept[0], **rest}
+    return {**rest, "anyOf": kept}
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        for name in re.findall(r"{([^}:]+)(?::[^}]*)?}", path)
+    ]
+
+
+def _query_parameters(component: dict[str, Any]) -> list[dict[str, Any]]:
+    required = set(component.get("required", []))
+    parameters = []
+    for name, schema in component.get("properties", {}).items():
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": _without_null(schema),
+        }
+        if parameter["schema"].get("type") == "array":
+            parameter["style"] = "form"
+            parameter["explode"] = True
+        parameters.append(parameter)
+    return parameters
+
+
+PERMISSIVE: dict[str, Any] = {}
+"""The schema of what an undeclared route takes and answers: anything."""
+
+
+class _Schemas:
+    """One ``models_json_schema`` run over every declared model: refs and components."""
+
+    def __init__(self, operations: list[Operation]) -> None:
+        pairs = list(dict.fromkeys(pair for op in operations for pair in op.models()))
+        pairs.append((ErrorList, "serialization"))
+        refs, defs = models_json_schema(pairs, ref_template=REF_TEMPLATE)
+        self.refs = refs
+        self.components: dict[str, Any] = defs.get("$defs", {})
+
+    def ref(self, model: ModelType, mode: JsonSchemaMode) -> dict[str, Any]:
+        return dict(self.refs[(model, mode)])
+
+    def component(self, model: ModelType) -> dict[str, Any]:
+        name = self.ref(model, "validation")["$ref"].rsplit("/", 1)[-1]
+        schema: dict[str, Any] = self.components[name]
+        return schema
+
+
+def _content(schema: dict[str, Any], xml: bool) -> dict[str, Any]:
+    content: dict[str, Any] = {JSON: {"schema": schema}}
+    if xml:
+        content[XML] = {"schema": {"type": "string"}}
+    return content
+
+
+def _operation_id(method: str, path: str) -> str:
+    words = re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_")
+    return f"{method.lower()}_{words or 'root'}"
+
+
+def _operation_object(route: RouteInfo, schemas: _Schemas) -> dict[str, Any]:
+    op = route.operation
+    errors = {"description": "errors: a JSON list of messages (seed 003)"}
+    errors["content"] = _content(schemas.ref(ErrorList, "serialization"), False)  # type: ignore[assignment]
+    parameters = _path_parameters(route.path)
+    document: dict[str, Any] = {"operationId": _operation_id(route.method, route.path)}
+    if op is None:
+        document.update(
+            summary="undeclared route (no models yet)",
+            parameters=parameters,
+            responses={"default": {"description": "any", "content": _content(PERMISSIVE, True)}},
+            security=ANY_TOKEN,
+        )
+        document["x-rewind-undeclared"] = True
+        if route.method in ("POST", "PUT", "PATCH"):
+            document["requestBody"] = {"content": {JSON: {"schema": PERMISSIVE}}}
+        return document
+    if op.query is not None:
+        parameters += _query_parameters(schemas.component(op.query))
+    responses: dict[str, Any] = {}
+    for status, model in sorted(op.responses.items()):
+        answer: dict[str, Any] = {"description": f"{status}"}
+        if model is not None:
+            answer["content"] = _content(schemas.ref(model, "serialization"), op.xml)
+        responses[str(status)] = answer
+    responses["default"] = errors
+    document.update(summary=op.summary, parameters=parameters, responses=responses)
+    if op.description:
+        document["description"] = op.description
+    if op.tags:
+        document["tags"] = list(op.tags)
+    document["security"] = [] if op.public else ANY_TOKEN
+    if op.body is not None:
+        document["requestBody"] = {
+            "required": op.body_required,
+            "content": {JSON: {"schema": schemas.ref(op.body, "validation")}},
+        }
+    document.update(op.extra)
+    return document
+
+
+def build_document(app: web.Application) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``app``'s routes."""
+    routes = routes_of(app)
+    schemas = _Schemas([r.operation for r in routes if r.operation is not None])
+    paths: dict[str, dict[str, Any]] = {}
+    for route in sorted(routes, key=lambda r: (r.path, r.method)):
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation_object(route, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Rewind",
+            "version": SW_VERSION,
+            "description": "Backup and restore for multi-tenant PBX configuration and media. "
+            "Dialects: native, APIO (seed 000), Unitrends (seed 004) and more.",
+        },
+        "paths": paths,
+        "components": {"schemas": schemas.components, "securitySchemes": SECURITY_SCHEMES},
+        "security": ANY_TOKEN,
+    }
