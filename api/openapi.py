@@ -69,7 +69,8 @@ class Operation:
     """What one route takes and answers.
 
     ``body``: the JSON request body's model. ``query``: a model whose fields (by alias) are
-    the query parameters. ``responses``: status -> model (None: no body). Every operation
+    the query parameters. ``path``: a model whose fields give the path parameters' schemas
+    (absent: any non-empty string). ``responses``: status -> model (None: no body). Every operation
     also documents ``default``: an ErrorList. ``xml``: success answers may also be XML (the
     APIO dialect). ``public``: no token needed.
     """
@@ -78,6 +79,7 @@ class Operation:
     responses: Mapping[int, ModelType | None]
     body: ModelType | None = None
     query: ModelType | None = None
+    path: ModelType | None = None
     tags: tuple[str, ...] = ()
     xml: bool = False
     public: bool = False
@@ -90,6 +92,8 @@ class Operation:
             yield self.body, "validation"
         if self.query is not None:
             yield self.query, "validation"
+        if self.path is not None:
+            yield self.path, "validation"
         for model in self.responses.values():
             if model is not None:
                 yield model, "serialization"
@@ -156,9 +160,11 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     return {**rest, "anyOf": kept}
 
 
-def _path_parameters(path: str) -> list[dict[str, Any]]:
+def _path_parameters(path: str, declared: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    schemas = (declared or {}).get("properties", {})
+    any_string = {"type": "string", "minLength": 1}
     return [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        {"name": name, "in": "path", "required": True, "schema": schemas.get(name, any_string)}
         for name in re.findall(r"{([^}:]+)(?::[^}]*)?}", path)
     ]
 
@@ -232,6 +238,8 @@ def _operation_object(route: RouteInfo, schemas: _Schemas) -> dict[str, Any]:
         if route.method in ("POST", "PUT", "PATCH"):
             document["requestBody"] = {"content": {JSON: {"schema": PERMISSIVE}}}
         return document
+    if op.path is not None:
+        parameters = _path_parameters(route.path, schemas.component(op.path))
     if op.query is not None:
         parameters += _query_parameters(schemas.component(op.query))
     responses: dict[str, Any] = {}

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, RootModel
+from pydantic import BaseModel, Field, RootModel, StringConstraints
 
 from adapters.restore_diff import StateDiff
 from api.apio_schemas import EmptyRequest, ListRequest, ReadRequest, StartRequest
@@ -33,6 +33,7 @@ from api.schemas import (
     RestoreRequest,
     RestoreView,
 )
+from domain.scope import NAME_PATTERN
 
 NATIVE = ("native",)
 APIO = ("APIO (seed 000)",)
@@ -148,6 +149,18 @@ class ApioStopping(BaseModel):
     reference_id: str
 
 
+ScopeName = Annotated[str, StringConstraints(pattern=NAME_PATTERN.pattern)]
+
+
+class GroupPath(BaseModel):
+    """The APIO routes' path parameters: the group's ids (domain.scope's charset) and a
+    backup's reference id or UUID."""
+
+    tenant_id: ScopeName
+    group_id: ScopeName
+    instance_name: str = Field(min_length=1)
+
+
 class ApioListAnswer(RootModel[ApioList | ApioRetrieved]):
     """``backups/``: the list, or with ``latest=true`` the latest finished backup's data."""
 
@@ -214,7 +227,7 @@ def _apio(methods: tuple[str, ...], path: str, operation: Operation) -> None:
     """APIO routes answer with and without their trailing slash; parameters come in the
     query string (documented for GET) or a JSON body (documented for POST)."""
     for method in methods:
-        op = replace(operation, tags=APIO, xml=True)
+        op = replace(operation, tags=APIO, xml=True, path=GroupPath)
         if method == "POST":
             op = replace(op, body=op.query, query=None)
         for variant in (f"{BASE}/{path}/", f"{BASE}/{path}"):

@@ -164,7 +164,7 @@ class PageQuery(Strict):
     """Seed 003's paging: ``_page`` counts from 1; ``_pagesize`` defaults to 100 (max 1000)."""
 
     list_params: ClassVar[frozenset[str]] = frozenset()
-    page: int = Field(default=1, ge=1, alias="_page")
+    page: int = Field(default=1, ge=1, le=1_000_000_000, alias="_page")
     pagesize: int = Field(default=100, ge=1, le=1000, alias="_pagesize")
 
     @classmethod
