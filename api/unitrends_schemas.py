@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from domain.catalogue import BackupType
 
 DAY_FORMAT = "%m/%d/%Y"
+DAY_PATTERN = r"^(0[1-9]|1[0-2])/(0[1-9]|[12]\d|3[01])/(19|20|21)\d{2}$"
+"""mm/dd/yyyy (a day the calendar lacks, 02/30, passes the pattern and is refused)."""
 MAX_EPOCH = 253402300799
 """9999-12-31T23:59:59Z: the last second a datetime can hold."""
 MAX_HOURS = 24 * 365 * 100
@@ -53,11 +55,15 @@ class BackupsQuery(BaseModel):
     system_id: Number | None = None
     client_id: Number | None = None
     instance_id: Number | None = None
-    type: list[str] | None = Field(default=None, max_length=16)
+    type: list[str] | None = Field(
+        default=None,
+        max_length=16,
+        json_schema_extra={"items": {"enum": [*PRETTY_TYPES.values(), *PRETTY_TYPES]}},
+    )
     start_time: Epoch | None = None
     end_time: Epoch | None = None
-    start_day: str | None = Field(default=None, pattern=r"^\d{2}/\d{2}/\d{4}$")
-    end_day: str | None = Field(default=None, pattern=r"^\d{2}/\d{2}/\d{4}$")
+    start_day: str | None = Field(default=None, pattern=DAY_PATTERN)
+    end_day: str | None = Field(default=None, pattern=DAY_PATTERN)
     finish_interval_start: Epoch | None = None
     finish_interval_end: Epoch | None = None
     start_hours: Hours | None = None
