@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, RootModel, StringConstraints
@@ -33,6 +32,7 @@ from api.schemas import (
     RestoreRequest,
     RestoreView,
 )
+from domain.audit import AuditEntry
 from domain.scope import NAME_PATTERN
 
 NATIVE = ("native",)
@@ -54,16 +54,10 @@ class Readiness(BaseModel):
     views_error: str | None = None
 
 
-class AuditItem(BaseModel):
-    """One event of a backup's audit trail."""
+class AuditItem(AuditEntry):
+    """One event of a backup's audit trail, with its position in the log."""
 
     position: int
-    aggregate_id: str
-    type: str
-    version: int
-    time: datetime
-    principal: str | None
-    payload: dict[str, Any]
 
 
 class EntityOutcomes(BaseModel):

@@ -216,23 +216,12 @@ def unitrends_backup(
         status=status_of(row),
         size=math.ceil(row.size_on_disk / MB),
         files=files,
-        encrypted=False,
-        replication_status="Not Applicable",
         verified=row.status in ("SUCCESS", "MISSING"),
         verify_status=verify_status_of(row),
-        synthesized=False,
-        synth_capable=False,
-        disk_metadata=False,
-        client_config=False,
-        replicated=False,
-        vmware_template=False,
-        certified=False,
         storage="artifacts" if row.content_path else "",
         output=output_of(row, files),
         purgeable=ended and not last,
         last=last,
-        legalhold=False,
-        gfs_rp_type="",
     )
 
 

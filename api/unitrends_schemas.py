@@ -15,7 +15,7 @@ are constants, documented on the field.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -45,6 +45,11 @@ def parse_day(value: str, field: str) -> date:
         return datetime.strptime(value, DAY_FORMAT).replace(tzinfo=UTC).date()
     except ValueError:
         raise ValueError(f"{field}: expected mm/dd/yyyy, got {value[:40]!r}") from None
+
+
+def always_false(why: str) -> Any:
+    """A field Rewind has no source for: the constant false, and why."""
+    return Field(default=False, description=f"always false: {why}")
 
 
 class BackupsQuery(BaseModel):
@@ -110,27 +115,27 @@ class UnitrendsBackup(BaseModel):
     )
     size: int = Field(description="size on disk in MB (MiB), rounded up")
     files: int = Field(description="entities stored")
-    encrypted: bool = Field(description="always false: artifacts are compressed, not encrypted")
+    encrypted: Literal[False] = always_false("artifacts are compressed, not encrypted")
     replication_status: ReplicationStatus = Field(
-        description="always Not Applicable: Rewind does not replicate"
+        default="Not Applicable", description="always Not Applicable: Rewind does not replicate"
     )
     verified: bool = Field(description="its artifacts were hashed and checked (SUCCESS, MISSING)")
     verify_status: VerifyStatus = Field(
         description="Successful (SUCCESS), Failed (MISSING), Not Applicable otherwise"
     )
-    synthesized: bool = Field(description="always false: every backup is a real run")
-    synth_capable: bool = Field(description="always false")
-    disk_metadata: bool = Field(description="always false: no disk images")
-    client_config: bool = Field(description="always false: no virtual clients")
-    replicated: bool = Field(description="always false: nothing comes from another system")
-    vmware_template: bool = Field(description="always false: no virtual machines")
-    certified: bool = Field(description="always false: no recovery assurance runs")
+    synthesized: Literal[False] = always_false("every backup is a real run")
+    synth_capable: Literal[False] = always_false("no synthesis groups")
+    disk_metadata: Literal[False] = always_false("no disk images")
+    client_config: Literal[False] = always_false("no virtual clients")
+    replicated: Literal[False] = always_false("nothing comes from another system")
+    vmware_template: Literal[False] = always_false("no virtual machines")
+    certified: Literal[False] = always_false("no recovery assurance runs")
     storage: str = Field(description='"artifacts" (the local artifact store); "" if none')
     output: str = Field(description="the outcome: entities and calls, or the failure reason")
     purgeable: bool = Field(description="it has ended and is not `last`")
     last: bool = Field(description="the newest SUCCESS backup of its scope")
-    legalhold: bool = Field(description="always false: no legal holds")
-    gfs_rp_type: str = Field(description='always "": no GFS retention')
+    legalhold: Literal[False] = always_false("no legal holds")
+    gfs_rp_type: Literal[""] = Field(default="", description='always "": no GFS retention')
 
 
 class BackupsAnswer(BaseModel):
