@@ -16,22 +16,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, RootModel, StringConstraints
 
 from adapters.restore_diff import StateDiff
+from api import schemas as native
 from api.apio_schemas import EmptyRequest, ListRequest, ReadRequest, StartRequest
 from api.openapi import ModelType, Operation, Page, declare
 from api.routes_apio import BASE
 from api.routes_lifecycle import VerifyView
-from api.schemas import (
-    Accepted,
-    BackupRequest,
-    BackupView,
-    HostRequest,
-    HostView,
-    ListQuery,
-    PageQuery,
-    ReportQuery,
-    RestoreRequest,
-    RestoreView,
-)
 from domain.audit import AuditEntry
 from domain.scope import NAME_PATTERN
 
@@ -168,53 +157,63 @@ def _native_all() -> None:
     declare("GET", "/healthz", Operation("liveness", {200: Health}, tags=OPS, public=True))
     readiness = Operation("readiness", {200: Readiness, 503: Readiness}, tags=OPS, public=True)
     declare("GET", "/readyz", readiness)
-    _native("POST", b, "start a backup", {202: Accepted}, body=BackupRequest)
-    _native("GET", b, "list backups, newest first", {200: Page[BackupView]}, query=ListQuery)
-    _native("GET", f"{b}/{{backup_id}}", "one backup", {200: BackupView})
+    _native("POST", b, "start a backup", {202: native.Accepted}, body=native.BackupRequest)
+    _native(
+        "GET",
+        b,
+        "list backups, newest first",
+        {200: Page[native.BackupView]},
+        query=native.ListQuery,
+    )
+    _native("GET", f"{b}/{{backup_id}}", "one backup", {200: native.BackupView})
     _native(
         "GET",
         f"{b}/{{backup_id}}/events",
         "a backup's audit trail",
         {200: Page[AuditItem]},
-        query=PageQuery,
+        query=native.PageQuery,
     )
     _native(
         "GET",
         f"{b}/{{backup_id}}/report",
         "a backup's report (seed 000)",
         {200: Report},
-        query=ReportQuery,
+        query=native.ReportQuery,
     )
-    _native("POST", f"{b}/{{backup_id}}/cancel", "cancel a backup", {202: Accepted})
-    _native("DELETE", f"{b}/{{backup_id}}", "delete a backup", {202: Accepted})
+    _native("POST", f"{b}/{{backup_id}}/cancel", "cancel a backup", {202: native.Accepted})
+    _native("DELETE", f"{b}/{{backup_id}}", "delete a backup", {202: native.Accepted})
     _native("POST", f"{b}/{{backup_id}}/verify", "re-hash a backup", {200: VerifyView})
     _native("GET", f"{b}/{{a}}/diff/{{b}}", "what changed from a to b", {200: BackupDiff})
     _native(
         "POST",
         "/api/v1/hosts",
         "register a PBX host",
-        {201: HostView},
-        body=HostRequest,
+        {201: native.HostView},
+        body=native.HostRequest,
         body_required=True,
     )
-    _native("GET", "/api/v1/hosts", "list hosts", {200: Page[HostView]}, query=PageQuery)
+    _native(
+        "GET", "/api/v1/hosts", "list hosts", {200: Page[native.HostView]}, query=native.PageQuery
+    )
     _native(
         "POST",
         "/api/v1/restores",
         "start a restore (a dry run answers 200 with the diff)",
         {202: RestoreAccepted, 200: DryRun},
-        body=RestoreRequest,
+        body=native.RestoreRequest,
         body_required=True,
     )
     _native(
         "GET",
         "/api/v1/restores",
         "list restores, newest first",
-        {200: Page[RestoreView]},
-        query=PageQuery,
+        {200: Page[native.RestoreView]},
+        query=native.PageQuery,
     )
-    _native("GET", "/api/v1/restores/{restore_id}", "one restore", {200: RestoreView})
-    _native("POST", "/api/v1/restores/{restore_id}/cancel", "cancel a restore", {202: Accepted})
+    _native("GET", "/api/v1/restores/{restore_id}", "one restore", {200: native.RestoreView})
+    _native(
+        "POST", "/api/v1/restores/{restore_id}/cancel", "cancel a restore", {202: native.Accepted}
+    )
 
 
 def _apio(methods: tuple[str, ...], path: str, operation: Operation) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import start_serve
+from tests.support.processes import serving
 
 TOKEN = "fuzz-e2e-token"
 MAX_EXAMPLES = 10
@@ -42,11 +42,8 @@ SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("fuzz") / "data"
-    serve, base = start_serve(data_dir, TOKEN, "--demo")
-    try:
+    with serving(data_dir, TOKEN, "--demo") as base:
         yield base
-    finally:
-        serve.stop()
 
 
 @pytest.mark.timeout(MAX_SECONDS + 120)

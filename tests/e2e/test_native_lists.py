@@ -13,7 +13,7 @@ import pytest
 from tests.support.http import wait_for
 from tests.support.openapi import checked_call as call
 from tests.support.openapi import register_document
-from tests.support.processes import start_serve
+from tests.support.processes import serving
 
 TOKEN = "lists-e2e-token"
 
@@ -31,8 +31,7 @@ def _finished(base: str, kind: str, job_id: str) -> dict[str, Any]:
 def lists(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A server with 3 backups, 3 hosts, 2 restores; the list URLs to page through."""
     data_dir = tmp_path_factory.mktemp("lists") / "data"
-    serve, base = start_serve(data_dir, TOKEN, "--demo")
-    try:
+    with serving(data_dir, TOKEN, "--demo") as base:
         register_document(base, TOKEN)
         backups = []
         for group in ("t01-g01", "t01-g02", "t02-g01"):
@@ -54,8 +53,6 @@ def lists(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             "restores": f"{base}/api/v1/restores",
             "events": f"{base}/api/v1/backups/{backups[0]['id']}/events",
         }
-    finally:
-        serve.stop()
 
 
 def _get(url: str, **query: Any) -> tuple[int, Any]:

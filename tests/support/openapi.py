@@ -81,15 +81,10 @@ def conformance_errors(
 
 
 def checked_call(
-    method: str,
-    url: str,
-    token: str | None = None,
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-    raw: bytes | None = None,
+    method: str, url: str, *args: Any, **kwargs: Any
 ) -> tuple[int, Any, dict[str, str]]:
-    """``call`` whose response must conform to the registered document."""
-    status, payload, head = call(method, url, token, body, headers, raw)
+    """``call`` (same arguments) whose response must conform to the registered document."""
+    status, payload, head = call(method, url, *args, **kwargs)
     document = _DOCUMENTS.get(_origin(url))
     assert document is not None, f"register_document({_origin(url)!r}, token) first"
     content_type = next((v for k, v in head.items() if k.lower() == "content-type"), None)
