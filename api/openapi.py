@@ -68,11 +68,13 @@ ANY_TOKEN: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES
 class Operation:
     """What one route takes and answers.
 
-    ``body``: the JSON request body's model. ``query``: a model whose fields (by alias) are
-    the query parameters. ``path``: a model whose fields give the path parameters' schemas
-    (absent: any non-empty string). ``responses``: status -> model (None: no body). Every operation
-    also documents ``default``: an ErrorList. ``xml``: success answers may also be XML (the
-    APIO dialect). ``public``: no token needed.
+    ``responses``: status -> model of the answer (None: no body). ``body``: the JSON request
+    body's model. ``query`` / ``headers``: models whose fields (by alias) are the query / header
+    parameters. ``path``: a model whose fields give the path parameters' schemas (absent: any
+    non-empty string). ``errors``: the model of every other answer, documented as ``default``
+    (seed 003's ErrorList unless a dialect has its own). ``media``: the success answers'
+    media type (not JSON: documented as a string, the model is ignored). ``xml``: success
+    answers may also be XML (the APIO dialect). ``public``: no token needed.
     """
 
     summary: str
@@ -80,6 +82,9 @@ class Operation:
     body: ModelType | None = None
     query: ModelType | None = None
     path: ModelType | None = None
+    headers: ModelType | None = None
+    errors: ModelType = ErrorList
+    media: str = JSON
     tags: tuple[str, ...] = ()
     xml: bool = False
     public: bool = False
@@ -88,15 +93,13 @@ class Operation:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def models(self) -> Iterator[tuple[ModelType, JsonSchemaMode]]:
-        if self.body is not None:
-            yield self.body, "validation"
-        if self.query is not None:
-            yield self.query, "validation"
-        if self.path is not None:
-            yield self.path, "validation"
-        for model in self.responses.values():
+        for model in (self.body, self.query, self.path, self.headers):
             if model is not None:
-                yield model, "serialization"
+                yield model, "validation"
+        yield self.errors, "serialization"
+        for answer in self.responses.values():
+            if answer is not None:
+                yield answer, "serialization"
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {}
@@ -169,13 +172,14 @@ def _path_parameters(path: str, declared: dict[str, Any] | None = None) -> list[
     ]
 
 
-def _query_parameters(component: dict[str, Any]) -> list[dict[str, Any]]:
+def _parameters(component: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """Query or header parameters from a model's component schema."""
     required = set(component.get("required", []))
     parameters = []
     for name, schema in component.get("properties", {}).items():
         parameter: dict[str, Any] = {
             "name": name,
-            "in": "query",
+            "in": where,
             "required": name in required,
             "schema": _without_null(schema),
         }
@@ -195,7 +199,6 @@ class _Schemas:
 
     def __init__(self, operations: list[Operation]) -> None:
         pairs = list(dict.fromkeys(pair for op in operations for pair in op.models()))
-        pairs.append((ErrorList, "serialization"))
         refs, defs = models_json_schema(pairs, ref_template=REF_TEMPLATE)
         self.refs = refs
         self.components: dict[str, Any] = defs.get("$defs", {})
@@ -209,7 +212,9 @@ class _Schemas:
         return schema
 
 
-def _content(schema: dict[str, Any], xml: bool) -> dict[str, Any]:
+def _content(schema: dict[str, Any], xml: bool = False, media: str = JSON) -> dict[str, Any]:
+    if media != JSON:
+        return {media: {"schema": {"type": "string"}}}
     content: dict[str, Any] = {JSON: {"schema": schema}}
     if xml:
         content[XML] = {"schema": {"type": "string"}}
@@ -221,47 +226,58 @@ def _operation_id(method: str, path: str) -> str:
     return f"{method.lower()}_{words or 'root'}"
 
 
-def _operation_object(route: RouteInfo, schemas: _Schemas) -> dict[str, Any]:
-    op = route.operation
-    errors = {"description": "errors: a JSON list of messages (seed 003)"}
-    errors["content"] = _content(schemas.ref(ErrorList, "serialization"), False)  # type: ignore[assignment]
-    parameters = _path_parameters(route.path)
-    document: dict[str, Any] = {"operationId": _operation_id(route.method, route.path)}
-    if op is None:
-        document.update(
-            summary="undeclared route (no models yet)",
-            parameters=parameters,
-            responses={"default": {"description": "any", "content": _content(PERMISSIVE, True)}},
-            security=ANY_TOKEN,
-        )
-        document["x-rewind-undeclared"] = True
-        if route.method in ("POST", "PUT", "PATCH"):
-            document["requestBody"] = {"content": {JSON: {"schema": PERMISSIVE}}}
-        return document
-    if op.path is not None:
-        parameters = _path_parameters(route.path, schemas.component(op.path))
+def _undeclared(route: RouteInfo) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "summary": "undeclared route (no models yet)",
+        "parameters": _path_parameters(route.path),
+        "responses": {"default": {"description": "any", "content": _content(PERMISSIVE, True)}},
+        "security": ANY_TOKEN,
+        "x-rewind-undeclared": True,
+    }
+    if route.method in ("POST", "PUT", "PATCH"):
+        document["requestBody"] = {"content": {JSON: {"schema": PERMISSIVE}}}
+    return document
+
+
+def _declared(route: RouteInfo, op: Operation, schemas: _Schemas) -> dict[str, Any]:
+    path = None if op.path is None else schemas.component(op.path)
+    parameters = _path_parameters(route.path, path)
     if op.query is not None:
-        parameters += _query_parameters(schemas.component(op.query))
+        parameters += _parameters(schemas.component(op.query), "query")
+    if op.headers is not None:
+        parameters += _parameters(schemas.component(op.headers), "header")
     responses: dict[str, Any] = {}
     for status, model in sorted(op.responses.items()):
         answer: dict[str, Any] = {"description": f"{status}"}
         if model is not None:
-            answer["content"] = _content(schemas.ref(model, "serialization"), op.xml)
+            answer["content"] = _content(schemas.ref(model, "serialization"), op.xml, op.media)
         responses[str(status)] = answer
-    responses["default"] = errors
-    document.update(summary=op.summary, parameters=parameters, responses=responses)
+    responses["default"] = {
+        "description": (op.errors.__doc__ or "errors").strip().splitlines()[0],
+        "content": _content(schemas.ref(op.errors, "serialization")),
+    }
+    document: dict[str, Any] = {
+        "summary": op.summary,
+        "parameters": parameters,
+        "responses": responses,
+        "security": [] if op.public else ANY_TOKEN,
+    }
     if op.description:
         document["description"] = op.description
     if op.tags:
         document["tags"] = list(op.tags)
-    document["security"] = [] if op.public else ANY_TOKEN
     if op.body is not None:
         document["requestBody"] = {
             "required": op.body_required,
             "content": {JSON: {"schema": schemas.ref(op.body, "validation")}},
         }
-    document.update(op.extra)
-    return document
+    return {**document, **op.extra}
+
+
+def _operation_object(route: RouteInfo, schemas: _Schemas) -> dict[str, Any]:
+    op = route.operation
+    body = _undeclared(route) if op is None else _declared(route, op, schemas)
+    return {"operationId": _operation_id(route.method, route.path), **body}
 
 
 def build_document(app: web.Application) -> dict[str, Any]:

@@ -6,14 +6,23 @@ non-conforming answers."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema_rs
 import pytest
 from aiohttp import web
+from pydantic import BaseModel
 
 from adapters.settings import Settings
-from api.openapi import build_document, routes_of, undeclared_routes
+from api.openapi import (
+    OPERATIONS,
+    Operation,
+    Page,
+    build_document,
+    declare,
+    routes_of,
+    undeclared_routes,
+)
 from api.server import ServeOptions, create_app
 from tests.support.openapi import conformance_errors
 
@@ -100,3 +109,47 @@ def test_the_response_checker_rejects_what_the_document_does_not_allow(
     assert conformance_errors(document, "GET", one, 404, ["no such backup"], JSON) == []
     assert conformance_errors(document, "GET", one, 404, {"e": 1}, JSON)
     assert conformance_errors(document, "GET", "/api/v1/hosts", 200, ok, "text/html")
+
+
+class QradarHeaders(BaseModel):
+    backup_type: Literal["CONFIG", "DATA"] = "CONFIG"
+    fields: str | None = None
+
+
+class QradarError(BaseModel):
+    """QRadar's own error object."""
+
+    http_response: dict[str, Any]
+    code: int
+    message: str
+
+
+def test_header_parameters_own_error_shapes_and_other_media(app: web.Application) -> None:
+    """What routes of other dialects need: header parameters (QRadar's ``backup_type``,
+    ``fields``), their own error body, and non-JSON answers (``/metrics``)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    app.router.add_get("/api/backup_and_restore/backups", handler)
+    app.router.add_get("/metrics", handler)
+    declare(
+        "GET",
+        "/api/backup_and_restore/backups",
+        Operation("list", {200: Page[QradarError]}, headers=QradarHeaders, errors=QradarError),
+    )
+    declare("GET", "/metrics", Operation("metrics", {200: None}, media="text/plain", public=True))
+    try:
+        document = build_document(app)
+    finally:
+        del OPERATIONS[("GET", "/api/backup_and_restore/backups")]
+        del OPERATIONS[("GET", "/metrics")]
+    qradar = document["paths"]["/api/backup_and_restore/backups"]["get"]
+    headers = {p["name"]: p for p in qradar["parameters"] if p["in"] == "header"}
+    assert headers["backup_type"]["schema"]["enum"] == ["CONFIG", "DATA"]
+    assert headers["fields"]["schema"] == {"type": "string", "title": "Fields"}
+    error = qradar["responses"]["default"]["content"][JSON]["schema"]["$ref"]
+    assert error.endswith("/QradarError")
+    assert "QRadar" in qradar["responses"]["default"]["description"]
+    metrics = document["paths"]["/metrics"]["get"]
+    assert metrics["security"] == [] and metrics["responses"]["200"] == {"description": "200"}
