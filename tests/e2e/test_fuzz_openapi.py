@@ -8,6 +8,11 @@ random fuzzing), bounded for CI: at most ``MAX_EXAMPLES`` cases per operation an
 fixed seed so a run repeats, and ``MAX_SECONDS`` for the whole run (schemathesis stops
 generating then; the test's own timeout is a margin above it).
 
+Registering hosts (``POST /api/v1/hosts``) is left out: a generated ``base_url`` could name any
+address, and the server probes and backs up registered hosts, while tests may only talk to
+loopback; tests/e2e/test_native_api.py covers that route. So the only host is the demo
+sandbox, on 127.0.0.1.
+
 (schemathesis' pytest plugin is not used: with pytest 9 it fails at collection, ``'Function'
 object has no attribute '_nodeid'``.)
 """
@@ -64,6 +69,8 @@ def test_no_5xx_and_every_answer_conforms_to_the_document(live: str, tmp_path: P
         str(SEED),
         "--max-time",
         str(MAX_SECONDS),
+        "--exclude-operation-id",
+        "post_api_v1_hosts",
         "--workers",
         "1",
         "--request-timeout",
@@ -89,5 +96,5 @@ def test_no_5xx_and_every_answer_conforms_to_the_document(live: str, tmp_path: P
     tested = re.search(r"Tested: (\d+)", summary)
     generated = re.search(r"(\d+) generated, (\d+) passed", summary)
     assert selected and tested and generated, summary
-    assert selected[1] == selected[2] == tested[1], summary  # every operation was exercised
+    assert selected[1] == tested[1] == str(int(selected[2]) - 1), summary  # all but hosts
     assert int(generated[1]) == int(generated[2]) >= 5 * int(tested[1]), summary
