@@ -57,7 +57,9 @@ class StartRequest(_Strict):
 
     group: list[EntityName] | None = Field(default=None, max_length=MAX_ENTITIES)
     user: list[EntityName] | None = Field(default=None, max_length=MAX_ENTITIES)
-    formats: list[Format] | None = Field(default=None, max_length=8)
+    formats: list[Format] | None = Field(
+        default=None, max_length=8, json_schema_extra={"minItems": 1}
+    )
     download_announcement_files: StrictBool | None = None
     dowload_announcement_files: StrictBool | None = None
     """The seed's own spelling, accepted as a synonym."""

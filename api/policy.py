@@ -183,6 +183,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", f"{GB}/schedule"): Rule(A, all_tenants=True),
     ("PUT", f"{GB}/schedule/{{schedule_id}}"): Rule(A, all_tenants=True),
     ("DELETE", f"{GB}/schedule/{{schedule_id}}"): Rule(A, all_tenants=True),
+    # Unitrends (seed 004): a query over every tenant's backups, not filtered by tenant
+    ("POST", "/api/backups"): Rule(R, all_tenants=True),
+    # the API's own description holds no tenant's data
+    ("GET", "/api/v1/openapi.json"): Rule(R),
 }
 
 

@@ -215,10 +215,13 @@ async def register_host(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/hosts")
 async def list_hosts(request: web.Request) -> web.Response:
+    """Seed 003's list: ``{total, items}`` in registration order, ``_page`` / ``_pagesize``."""
     services = _services(request)
+    query = PageQuery.from_request(request)
     hosts = await services.query(services.app.list_hosts)
-    items = [host_view(h).model_dump(mode="json") for h in hosts]
-    return web.json_response({"total": len(items), "items": items})
+    page = hosts[query.offset() : query.offset() + query.pagesize]
+    items = [host_view(h).model_dump(mode="json") for h in page]
+    return web.json_response({"total": len(hosts), "items": items})
 
 
 @routes.get("/healthz")

@@ -20,8 +20,16 @@ from domain.catalogue import (
     BackupType,
     OutputFormat,
 )
-from domain.scope import check_name
+from domain.scope import NAME_PATTERN, check_name
 from projections.views import BackupFilters
+
+ID_SCHEMA: dict[str, Any] = {"pattern": NAME_PATTERN.pattern}
+"""The OpenAPI schema of an id that ``check_name`` accepts (validation stays check_name's)."""
+
+
+def one_of(names: tuple[str, ...]) -> dict[str, Any]:
+    """The OpenAPI schema of an entity list checked against the catalogue: distinct names."""
+    return {"items": {"enum": list(names)}, "uniqueItems": True}
 
 
 class Strict(BaseModel):
@@ -48,15 +56,23 @@ def check_backup_name(value: str | None) -> str | None:
 class BackupRequest(Strict):
     """POST /api/v1/backups."""
 
-    tenant_id: str | None = None
-    group_id: str | None = None
-    host_id: str = "default"
-    group: list[str] = Field(default_factory=lambda: list(GROUP_ENTITIES))
-    user: list[str] = Field(default_factory=lambda: list(USER_ENTITIES))
-    formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat.JSON])
+    tenant_id: str | None = Field(default=None, json_schema_extra=ID_SCHEMA)
+    group_id: str | None = Field(default=None, json_schema_extra=ID_SCHEMA)
+    host_id: str = Field(default="default", json_schema_extra=ID_SCHEMA)
+    group: list[str] = Field(
+        default_factory=lambda: list(GROUP_ENTITIES), json_schema_extra=one_of(GROUP_ENTITIES)
+    )
+    user: list[str] = Field(
+        default_factory=lambda: list(USER_ENTITIES), json_schema_extra=one_of(USER_ENTITIES)
+    )
+    formats: list[OutputFormat] = Field(
+        default_factory=lambda: [OutputFormat.JSON], json_schema_extra={"minItems": 1}
+    )
     download_announcement_files: bool = False
     force_backup: bool = False
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: str | None = Field(
+        default=None, min_length=1, max_length=100, json_schema_extra={"pattern": r"^[\w.-]+$"}
+    )
     description: str | None = Field(default=None, max_length=255)
     type: BackupType = Field(
         default=BackupType.FULL,
@@ -139,7 +155,7 @@ class BackupView(BaseModel):
 class HostRequest(Strict):
     """POST /api/v1/hosts. ``credentials`` are sealed at once and never returned."""
 
-    id: str | None = None
+    id: str | None = Field(default=None, json_schema_extra=ID_SCHEMA)
     name: str = Field(min_length=1, max_length=100)
     base_url: str = Field(pattern=r"^https?://[^\s]+$", max_length=2048)
     credentials: str | None = Field(default=None, max_length=4096)
@@ -243,13 +259,15 @@ class RestoreRequest(Strict):
     ``user`` / ``users`` restrict what is restored (absent: everything the backup holds)."""
 
     backup_id: str = Field(min_length=1, max_length=100)
-    target_host_id: str | None = None
+    target_host_id: str | None = Field(default=None, json_schema_extra=ID_SCHEMA)
     dry_run: bool = False
     safety_backup: bool = True
     existing: Literal["update", "skip"] = "update"
-    group: list[str] | None = None
-    user: list[str] | None = None
-    users: list[str] | None = None
+    group: list[str] | None = Field(
+        default=None, json_schema_extra=one_of((*GROUP_ENTITIES, *DATA_ENTITIES))
+    )
+    user: list[str] | None = Field(default=None, json_schema_extra=one_of(USER_ENTITIES))
+    users: list[str] | None = Field(default=None, json_schema_extra={"items": ID_SCHEMA})
 
     @field_validator("target_host_id")
     @classmethod

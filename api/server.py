@@ -29,10 +29,12 @@ from api.routes_apio import apio_routes
 from api.routes_gbots import install_gbots
 from api.routes_lifecycle import lifecycle_routes
 from api.routes_native import routes
+from api.routes_openapi import install_openapi
 from api.routes_plans import plan_routes
 from api.routes_qradar import qradar_routes
 from api.routes_restores import restore_routes
 from api.routes_tokens import token_routes
+from api.routes_unitrends import unitrends_routes
 from domain.errors import UnknownHost
 from domain.host import HostSettings
 from domain.plan import DEFAULT_HOST_ID
@@ -222,4 +224,6 @@ def create_app(options: ServeOptions) -> web.Application:
     app.add_routes(plan_routes)
     install_gbots(app)
     app.add_routes(token_routes)
+    app.add_routes(unitrends_routes)
+    install_openapi(app)
     return app

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 import structlog
@@ -92,6 +92,14 @@ class BackupFilters(BaseModel):
     ids: list[str] | None = None
     tenant_ids: list[str] | None = None
     """Only these tenants (a token limited to tenants); host-wide backups have none."""
+    numbers: list[int] | None = None
+    """Backup numbers: the log position of each backup's first event (seed 004's ids)."""
+    unset: list[Literal["tenant_id", "group_id"]] | None = None
+    """Scope columns that must be empty (a whole-host backup has no tenant_id)."""
+
+
+Scope = tuple[str, str | None, str | None]
+"""(host_id, tenant_id, group_id) of a backup."""
 
 
 class ViewsMixin:
@@ -272,6 +280,44 @@ class ViewsMixin:
         )
         return total, [BackupRow.model_validate(r) for r in rows]
 
+    def backup_numbers(self, filters: BackupFilters) -> dict[str, int]:
+        """Each matching backup's number: the log position of its first event (unique,
+        stable, ascending; the same after a replay)."""
+        where, params = _where(filters)
+        rows = self._rows(
+            f"SELECT id, (SELECT a.position FROM {PREFIX}audit a WHERE a.aggregate_id = "
+            f"{PREFIX}backups.id AND a.version = 1) AS number FROM {PREFIX}backups{where}",
+            params,
+        )
+        return {r["id"]: int(r["number"]) for r in rows if r["number"] is not None}
+
+    def success_counts(self, filters: BackupFilters) -> dict[str, int]:
+        """How many entities each matching backup stored successfully."""
+        where, params = _where(filters)
+        rows = self._rows(
+            f"SELECT job_id, COUNT(*) AS n FROM {PREFIX}outcomes WHERE outcome = 'success' "
+            f"AND job_id IN (SELECT id FROM {PREFIX}backups{where}) GROUP BY job_id",
+            params,
+        )
+        return {r["job_id"]: int(r["n"]) for r in rows}
+
+    def backup_scopes(self) -> list[Scope]:
+        """Every scope some backup in the views covers."""
+        rows = self._rows(f"SELECT DISTINCT host_id, tenant_id, group_id FROM {PREFIX}backups")
+        return [(r["host_id"], r["tenant_id"], r["group_id"]) for r in rows]
+
+    def latest_per_scope(self, status: str) -> dict[Scope, str]:
+        """The id of the newest backup of each scope among those in ``status``."""
+        rows = self._rows(
+            f"SELECT id, host_id, tenant_id, group_id FROM {PREFIX}backups WHERE status = ? "
+            "ORDER BY created_at DESC, id DESC",
+            (status,),
+        )
+        latest: dict[Scope, str] = {}
+        for r in rows:
+            latest.setdefault((r["host_id"], r["tenant_id"], r["group_id"]), r["id"])
+        return latest
+
     def outcomes(self, job_id: str) -> list[OutcomeRow]:
         rows = self._rows(
             f"SELECT * FROM {PREFIX}outcomes WHERE job_id = ? ORDER BY position", (job_id,)
@@ -325,6 +371,15 @@ def _where(filters: BackupFilters) -> tuple[str, tuple[Any, ...]]:
         marks = ", ".join("?" for _ in filters.tenant_ids)
         clauses.append(f"tenant_id IN ({marks})" if marks else "1 = 0")
         params.extend(filters.tenant_ids)
+    if filters.numbers:
+        marks = ", ".join("?" for _ in filters.numbers)
+        clauses.append(
+            f"id IN (SELECT aggregate_id FROM {PREFIX}audit WHERE version = 1 "
+            f"AND position IN ({marks}))"
+        )
+        params.extend(filters.numbers)
+    for column in filters.unset or ():
+        clauses.append(f"{column} IS NULL")
     for column, op, value in (
         ("created_at", ">=", filters.started_after),
         ("created_at", "<=", filters.started_before),

@@ -14,7 +14,9 @@ import pytest
 
 from adapters.renderers import parse_xml, render_json
 from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES
-from tests.support.http import call, call_raw, wait_for
+from tests.support.http import call_raw, wait_for
+from tests.support.openapi import checked_call as call
+from tests.support.openapi import register_document
 from tests.support.processes import start_sandbox, start_serve
 
 TOKEN = "apio-e2e-token"
@@ -116,6 +118,7 @@ def check_entities(section: dict[str, Any], user: bool, full: bool) -> None:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     serve, base = start_serve(tmp_path_factory.mktemp("apio") / "data", TOKEN, "--demo")
     try:
+        register_document(base, TOKEN)
         yield base
     finally:
         serve.stop()
@@ -315,6 +318,7 @@ def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         data_dir = tmp_path_factory.mktemp("apio-slow") / "data"
         serve, base = start_serve(data_dir, TOKEN, "--pbx", pbx)
         try:
+            register_document(base, TOKEN)
             yield base
         finally:
             serve.stop()

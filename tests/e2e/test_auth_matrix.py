@@ -152,7 +152,7 @@ class Case:
     need: str  # open | read | operate | admin
     ok: int
     body: Callable[[World], Any] | None = None
-    tenancy: str = "scoped"  # scoped (404) | list (filtered) | global (403) | open
+    tenancy: str = "scoped"  # scoped (404) | list (filtered) | global (403) | open | unscoped
     headers: dict[str, str] | None = None
 
 
@@ -298,6 +298,11 @@ MATRIX.update(
             lambda w: f"{GB}/schedule/{w.schedule_victim}", "admin", 200
         ),
     }
+)
+
+MATRIX[("POST", "/api/backups")] = _global(_fixed("/api/backups"), "read", 200, lambda w: {})
+MATRIX[("GET", "/api/v1/openapi.json")] = Case(
+    _fixed("/api/v1/openapi.json"), "read", 200, tenancy="unscoped"
 )
 
 _APIO_PATTERN = "/api/v1/tenants/{tenant_id}/groups/{group_id}/batch"

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.http import call, wait_finished, wait_for
+from tests.support.http import wait_finished, wait_for
+from tests.support.openapi import checked_call as call
+from tests.support.openapi import register_document
 from tests.support.processes import rewind_history, start_sandbox, start_serve
 
 TOKEN = "delete-verify-e2e-token"
@@ -22,6 +24,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     data_dir = tmp_path_factory.mktemp("delete-verify") / "data"
     serve, base = start_serve(data_dir, TOKEN, "--demo")
     try:
+        register_document(base, TOKEN)
         yield base, data_dir
     finally:
         serve.stop()
@@ -113,6 +116,7 @@ def test_delete_of_a_running_backup_cancels_then_purges(tmp_path: Path) -> None:
     try:
         serve, base = start_serve(data_dir, TOKEN, "--pbx", pbx)
         try:
+            register_document(base, TOKEN)
             body = {"tenant_id": "t01", "group_id": "t01-g01"}
             status, accepted, _ = call("POST", f"{base}/api/v1/backups", TOKEN, body)
             assert status == 202

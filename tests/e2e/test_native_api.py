@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.http import call, wait_for
+from tests.support.http import wait_for
+from tests.support.openapi import checked_call as call
+from tests.support.openapi import register_document
 from tests.support.processes import start_serve
 
 TOKEN = "native-e2e-token"
@@ -23,6 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     data_dir = tmp_path_factory.mktemp("native") / "data"
     serve, base = start_serve(data_dir, TOKEN, "--demo")
     try:
+        register_document(base, TOKEN)
         yield base, data_dir
     finally:
         serve.stop()

@@ -11,7 +11,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,16 @@ def start_serve(
     )
     serve.wait_for_line("listening on")
     return serve, f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def serving(data_dir: Path, token: str, *flags: str) -> Iterator[str]:
+    """``rewind serve`` for the length of a ``with`` block; yields its base URL."""
+    serve, base = start_serve(data_dir, token, *flags)
+    try:
+        yield base
+    finally:
+        serve.stop()
 
 
 def rewind_history(data_dir: Path, job_id: str) -> list[dict[str, Any]]:
