@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any
 
@@ -37,6 +37,7 @@ from adapters.worker.entities import (
     WorkItem,
 )
 from adapters.worker.manifest_builder import build_manifest
+from adapters.worker.progress_batch import ProgressBatcher
 from adapters.worker.scope_listing import ScopeLister, ScopeUnavailable, work_items
 from domain.application import JobHandle
 from domain.backup import Backup
@@ -47,6 +48,7 @@ from domain.errors import (
     NotLeaseHolder,
     UnknownHost,
 )
+from domain.progress import ProgressRecord
 
 CANCEL_GRACE_S = 0.5
 """How long in-flight entities may take to finish once a stop is asked for; a cancelled
@@ -87,6 +89,7 @@ class BackupRun:
         self._reason = ""
         self._crash: BaseException | None = None
         self.log = log.bind(job_id=str(handle.job.id), worker_id=handle.worker_id)
+        self._progress = ProgressBatcher(handle)
 
     @property
     def backup(self) -> Backup:
@@ -185,25 +188,15 @@ class BackupRun:
             await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _record(self, key: str, result: EntityResult) -> None:
-        if result.outcome == "success":
-            assert result.digest is not None
-            await self._command(
-                self.handle.record_success,
-                key,
-                result.digest,
-                result.successful_calls,
-                result.error_calls,
-            )
-        elif result.outcome == "error":
-            await self._command(
-                self.handle.record_error,
-                key,
-                result.message,
-                result.successful_calls,
-                result.error_calls,
-            )
-        else:
-            await self._command(self.handle.record_ignored, key, result.message)
+        record = ProgressRecord(
+            key=key,
+            outcome=result.outcome,
+            digest=result.digest,
+            message=result.message,
+            successful_calls=result.successful_calls,
+            error_calls=result.error_calls,
+        )
+        await self._guarded(self._progress.record(record), "record_outcomes")
 
     # ----------------------------------------------------------------- endings
     async def _conclude(self) -> None:
@@ -264,8 +257,12 @@ class BackupRun:
     async def _command(self, command: Callable[..., Any], *args: Any) -> bool:
         """Run a handle command in a thread. False when the job refused it because it is no
         longer ours to change; the run then halts (to acknowledge a cancel, or quietly)."""
+        return await self._guarded(asyncio.to_thread(command, *args), command.__name__)
+
+    async def _guarded(self, step: Awaitable[Any], name: str) -> bool:
+        """Await a step that changes the job; False (and halt) when the job refused it."""
         try:
-            await asyncio.to_thread(command, *args)
+            await step
             return True
         except EntityAlreadyRecorded:
             return True  # recorded before (a resumed job re-listing its scope): nothing to do
@@ -275,6 +272,6 @@ class BackupRun:
             job = await asyncio.to_thread(self.handle.refresh)
             self._set_halt(_Halt.CANCEL if job.status == "CANCELLING" else _Halt.LOST)
         except DomainError as error:
-            self.log.warning("command refused", command=command.__name__, error=error.message)
+            self.log.warning("command refused", command=name, error=error.message)
             self._set_halt(_Halt.LOST)
         return False
