@@ -167,7 +167,8 @@ async def _instance(request: web.Request) -> BackupRow:
                 row = None
         return row
 
-    row = _visible(await services.query(find), tenant_id, group_id)
+    row = services.views.view.cached_backup(name) or await services.query(find)
+    row = _visible(row, tenant_id, group_id)
     if row is None:
         raise NotFound(f"instance_name: no backup {name[:80]!r} in group {group_id!r}")
     return row

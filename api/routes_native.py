@@ -74,7 +74,7 @@ async def find_backup_row(services: Services, backup_id: str) -> BackupRow:
     """A backup of the poll view by its id or its reference id; 404 when there is none
     (deleted backups have left the views)."""
     view = services.views.view
-    row = await services.query(view.backup, backup_id)
+    row = view.cached_backup(backup_id) or await services.query(view.backup, backup_id)
     if row is None:
         row = await services.query(view.backup_by_reference, backup_id)
     if row is None:

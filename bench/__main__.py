@@ -24,7 +24,7 @@ BENCHMARKS = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("which", choices=[*BENCHMARKS, "all"], type=str.upper)
+    parser.add_argument("which", choices=[*BENCHMARKS, "ALL"], type=str.upper, help="P1..P8 or all")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--events", type=int, default=None, help="P4: events in the log")
     args = parser.parse_args(argv)

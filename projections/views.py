@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from domain.audit import audit_entry
 from domain.backup import Backup
 from domain.restore import Restore
+from projections.row_cache import BackupRowCache
 from projections.rows import (
     PROGRESS_EVENTS,
     AuditRow,
@@ -110,6 +111,8 @@ class ViewsMixin:
 
     placeholder = "?"
     on_applied: Callable[[int], None] | None = None
+    row_cache: BackupRowCache | None = None
+    """Poll rows in memory (projections/row_cache.py); only a view with a single writer."""
 
     # ------------------------------------------------------------------ backend hooks
     @contextmanager
@@ -151,12 +154,14 @@ class ViewsMixin:
         ``executemany`` each. The result is what applying the events one by one gives."""
         if not batch:
             return
+        pending = _Pending()
         with self._transaction(commit=True) as cursor:
-            pending = _Pending()
             for event, tracking in batch:
                 self._apply(cursor, pending, event, tracking.notification_id)
             self._flush(cursor, pending)
             self._track(cursor, batch[-1][1])
+        if self.row_cache is not None:
+            self.row_cache.invalidate(pending.jobs)
         if self.on_applied is not None:
             self.on_applied(batch[-1][1].notification_id)
 
@@ -231,12 +236,29 @@ class ViewsMixin:
 
     # ------------------------------------------------------------------ queries
     def backup(self, backup_id: str) -> BackupRow | None:
-        return self._one(BackupRow, f"SELECT * FROM {PREFIX}backups WHERE id = ?", (backup_id,))
+        return self._cached_one(f"SELECT * FROM {PREFIX}backups WHERE id = ?", backup_id)
 
     def backup_by_reference(self, reference_id: str) -> BackupRow | None:
-        return self._one(
-            BackupRow, f"SELECT * FROM {PREFIX}backups WHERE reference_id = ?", (reference_id,)
+        return self._cached_one(
+            f"SELECT * FROM {PREFIX}backups WHERE reference_id = ?", reference_id
         )
+
+    def cached_backup(self, id_or_reference: str) -> BackupRow | None:
+        """The poll row of a backup if it is in memory (no I/O: callable on the event loop);
+        None means "ask ``backup`` / ``backup_by_reference``", not "no such backup"."""
+        return self.row_cache.get(id_or_reference) if self.row_cache is not None else None
+
+    def _cached_one(self, statement: str, key: str) -> BackupRow | None:
+        if self.row_cache is None:
+            return self._one(BackupRow, statement, (key,))
+        found = self.row_cache.get(key)
+        if found is not None:
+            return found
+        generation = self.row_cache.generation
+        row = self._one(BackupRow, statement, (key,))
+        if row is not None:
+            self.row_cache.put(row, generation)
+        return row
 
     def latest_backup(self, tenant_id: str, group_id: str) -> BackupRow | None:
         return self._one(
@@ -322,7 +344,12 @@ def _where(filters: BackupFilters) -> tuple[str, tuple[Any, ...]]:
 
 
 class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
-    """The views in their own SQLite file (the library's table names are fixed per file)."""
+    """The views in their own SQLite file (the library's table names are fixed per file).
+    Its server's runner is its only writer, so poll rows may be cached in memory."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.row_cache = BackupRowCache()
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.view_statements()]
