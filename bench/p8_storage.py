@@ -10,6 +10,7 @@ same bytes and the same change."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import shutil
@@ -65,7 +66,16 @@ def change_tenth(pbx: str, users: int, media_kb: int) -> tuple[int, int]:
     rng = random.Random(7)
     files = 0
     for number in range(1, users + 1, CHANGED_SHARE):
-        _put_media(pbx, f"t01-g01-u{number:04d}-ann-01", rng.randbytes(media_kb * 1024))
+        file_id = f"t01-g01-u{number:04d}-ann-01"
+        data = rng.randbytes(media_kb * 1024)
+        _put_media(pbx, file_id, data)
+        # The user's announcements document lists the file's digest: it changes too.
+        url = f"{group}/users/t01-g01-u{number:04d}/announcements"
+        _status, document = call("GET", url)
+        for entry in document["files"]:
+            if entry["id"] == file_id:
+                entry.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+        call("PUT", url, document)
         files += 1
     return entities, files
 
@@ -105,8 +115,9 @@ def two_backups(s: Stack, users: int, media_kb: int, restic: str | None) -> tupl
         export(store, row["id"], source)
         if restic:
             restic_size = restic_bytes(restic, repo, source)
+        calls = f"{row['successful_calls']} calls ok, {row['error_calls']} failed"
         print(
-            f"after backup {run}: rewind {dir_bytes(s.artifacts):,} bytes, "
+            f"after backup {run} ({calls}): rewind {dir_bytes(s.artifacts):,} bytes, "
             f"restic {restic_size:,} bytes (export {dir_bytes(source):,} bytes)"
         )
     return dir_bytes(s.artifacts), restic_size
