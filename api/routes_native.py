@@ -41,7 +41,11 @@ def _json(model: object, status: int = 200) -> web.Response:
     from pydantic import BaseModel
 
     assert isinstance(model, BaseModel)
-    return web.json_response(model.model_dump(mode="json"), status=status)
+    # pydantic's own serializer: the same JSON as model_dump(mode="json") + json.dumps,
+    # several times faster on the polled routes (bench P1).
+    return web.Response(
+        body=model.model_dump_json(), status=status, content_type="application/json"
+    )
 
 
 def backup_view(row: BackupRow) -> BackupView:

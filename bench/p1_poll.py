@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bench.client import start_backup
 from bench.common import Options, fresh_dir, report
-from bench.load import measure
+from bench.load import Load, measure
 from bench.processes import TOKEN, free_port, python_module, running, sandbox, serve
 
 CONNECTIONS = 50
@@ -27,11 +27,18 @@ def run(options: Options) -> float:
         )
         native = f"{base}/api/v1/backups/{started['id']}"
         port = free_port()
+        hello_url = f"http://127.0.0.1:{port}/hello"
         with running(python_module("bench.hello", str(port))) as hello_proc:
             hello_proc.wait_for("listening on")
-            hello = measure(f"http://127.0.0.1:{port}/hello", CONNECTIONS, seconds, None)
-        polled = measure(apio, CONNECTIONS, seconds, TOKEN)
-        got = measure(native, CONNECTIONS, seconds, TOKEN)
+            # Hello before and after the routes: the machine's load drifts during a run.
+            before = measure(hello_url, CONNECTIONS, seconds, None)
+            polled = measure(apio, CONNECTIONS, seconds, TOKEN)
+            got = measure(native, CONNECTIONS, seconds, TOKEN)
+            after = measure(hello_url, CONNECTIONS, seconds, None)
+    hello = Load(
+        rps=(before.rps + after.rps) / 2, errors=before.errors + after.errors, tool=before.tool
+    )
+    print(f"hello before the routes {before.rps:,.0f} req/s, after {after.rps:,.0f} req/s")
     print(f"load: {hello.tool}, {CONNECTIONS} connections, {seconds:.0f}s per route")
     print(f"hello (bare aiohttp)        {hello.rps:10,.0f} req/s  errors {hello.errors}")
     print(f"APIO backup/polling/{{ref}}   {polled.rps:10,.0f} req/s  errors {polled.errors}")
