@@ -49,7 +49,8 @@ def _json(model: object, status: int = 200) -> web.Response:
 
 
 def backup_view(row: BackupRow) -> BackupView:
-    return BackupView(
+    # model_construct: a view row is validated data already (and this is the polled route).
+    return BackupView.model_construct(
         id=row.id,
         reference_id=row.reference_id,
         name=row.name,
@@ -60,7 +61,7 @@ def backup_view(row: BackupRow) -> BackupView:
         host_id=row.host_id,
         type=row.type,
         kind=row.kind,
-        progress=Progress(done=row.done, total=row.total),
+        progress=Progress.model_construct(done=row.done, total=row.total),
         successful_calls=row.successful_calls,
         error_calls=row.error_calls,
         has_errors=row.error_calls > 0,
