@@ -29,7 +29,7 @@ def run(options: Options) -> float:
         port = free_port()
         hello_url = f"http://127.0.0.1:{port}/hello"
         with running(python_module("bench.hello", str(port))) as hello_proc:
-            hello_proc.wait_for("listening on")
+            hello_proc.wait_for_line("listening on")
             # Hello before and after the routes: the machine's load drifts during a run.
             before = measure(hello_url, CONNECTIONS, seconds, None)
             polled = measure(apio, CONNECTIONS, seconds, TOKEN)

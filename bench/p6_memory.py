@@ -9,17 +9,18 @@ import time
 
 from bench.client import backup_and_wait
 from bench.common import Options, dir_bytes, report
+from bench.processes import peak_rss_mb
 from bench.stack import GROUP, stack
 
 
 def run(options: Options) -> float:
     users, media_kb = (40, 8) if options.quick else (4000, 50)
     with stack("p6", users, "--media-kb", str(media_kb)) as s:
-        idle = s.serve.peak_rss_mb()
+        idle = peak_rss_mb(s.serve)
         started = time.perf_counter()
         row = backup_and_wait(s.base, **GROUP, download_announcement_files=True)
         wall = time.perf_counter() - started
-        peak = s.serve.peak_rss_mb()
+        peak = peak_rss_mb(s.serve)
         stored = dir_bytes(s.artifacts)
     media = (users + 2) * media_kb / 1024
     print(

@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.client import call
 from bench.common import fresh_dir
-from bench.processes import Proc, sandbox, serve
+from bench.processes import Running, sandbox, serve
 
 GROUP = {"tenant_id": "t01", "group_id": "t01-g01"}
 """The one group the backup benchmarks' sandboxes hold."""
@@ -19,7 +19,7 @@ GROUP = {"tenant_id": "t01", "group_id": "t01-g01"}
 
 @dataclass(frozen=True)
 class Stack:
-    serve: Proc
+    serve: Running
     base: str
     """rewind serve's URL."""
     pbx: str
