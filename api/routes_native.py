@@ -42,11 +42,16 @@ def _json(model: object, status: int = 200) -> web.Response:
     from pydantic import BaseModel
 
     assert isinstance(model, BaseModel)
-    return web.json_response(model.model_dump(mode="json"), status=status)
+    # pydantic's own serializer: the same JSON as model_dump(mode="json") + json.dumps,
+    # several times faster on the polled routes (bench P1).
+    return web.Response(
+        body=model.model_dump_json(), status=status, content_type="application/json"
+    )
 
 
 def backup_view(row: BackupRow) -> BackupView:
-    return BackupView(
+    # model_construct: a view row is validated data already (and this is the polled route).
+    return BackupView.model_construct(
         id=row.id,
         reference_id=row.reference_id,
         name=row.name,
@@ -57,7 +62,7 @@ def backup_view(row: BackupRow) -> BackupView:
         host_id=row.host_id,
         type=row.type,
         kind=row.kind,
-        progress=Progress(done=row.done, total=row.total),
+        progress=Progress.model_construct(done=row.done, total=row.total),
         successful_calls=row.successful_calls,
         error_calls=row.error_calls,
         has_errors=row.error_calls > 0,
@@ -78,7 +83,7 @@ async def find_backup_row(services: Services, backup_id: str) -> BackupRow:
     """A backup of the poll view by its id or its reference id; 404 when there is none
     (deleted backups have left the views)."""
     view = services.views.view
-    row = await services.query(view.backup, backup_id)
+    row = view.cached_backup(backup_id) or await services.query(view.backup, backup_id)
     if row is None:
         row = await services.query(view.backup_by_reference, backup_id)
     if row is None:

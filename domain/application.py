@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -52,6 +52,7 @@ from domain.plan import (
     plan_backup_spec,
     plan_uuid,
 )
+from domain.progress import ProgressRecord
 from domain.restore import Restore, RestoreSpec
 from domain.token import BOOTSTRAP_NAME, Role, Token, TokenDirectory, TokenSpec, token_uuid
 
@@ -793,6 +794,24 @@ class JobHandle:
         return self._run(
             lambda job: job.record_ignored(self.worker_id, key, reason, self.principal)
         )
+
+    def record_outcomes(self, records: Sequence[ProgressRecord]) -> Job:
+        """Several entities' outcomes in ONE save (group commit): still one event per
+        entity, each checked as record_success / error / ignored check it; outcomes already
+        recorded are skipped (a resumed job). A refusal (lease lost, job cancelled) concerns
+        the job, not one entity: it refuses the whole batch and the held copy is reloaded,
+        so nothing half-applied stays in memory."""
+
+        def change(job: Job) -> None:
+            for record in records:
+                if record.key not in job.outcomes:
+                    record.apply(job, self.worker_id, self.principal)
+
+        try:
+            return self._run(change)
+        except DomainError:
+            self.refresh()
+            raise
 
     def complete(self, size_on_disk: int, content_path: str | None) -> Job:
         def change(job: Job) -> list[Aggregate]:

@@ -14,19 +14,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal, TypeVar
 
 import orjson
 import structlog
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteConnection, SQLiteTrackingRecorder
 from pydantic import BaseModel
 
 from domain.audit import audit_entry
 from domain.backup import Backup
 from domain.restore import Restore
+from projections.row_cache import BackupRowCache
 from projections.rows import (
     PROGRESS_EVENTS,
     AuditRow,
@@ -76,6 +79,29 @@ def to_params(row: BaseModel, columns: tuple[str, ...]) -> tuple[Any, ...]:
     return tuple(_cell(data[c]) for c in columns)
 
 
+@dataclass
+class _Pending:
+    """What one batch of events changes, written at its end (see ViewsMixin._flush)."""
+
+    jobs: dict[str, BackupRow | RestoreRow | None] = field(default_factory=dict)
+    """Job rows as the batch leaves them; None for a job the batch purged."""
+    purged: list[str] = field(default_factory=list)
+    audit: list[tuple[Any, ...]] = field(default_factory=list)
+    outcomes: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+@cache
+def _statement(table: str) -> str:
+    """The write statement of a view table (built once)."""
+    if table == "backups":
+        return upsert(f"{PREFIX}backups", BACKUP_COLUMNS, "id")
+    if table == "restores":
+        return upsert(f"{PREFIX}restores", RESTORE_COLUMNS, "id")
+    if table == "outcomes":
+        return insert(f"{PREFIX}outcomes", OUTCOME_COLUMNS)
+    return insert(f"{PREFIX}audit", AUDIT_COLUMNS)
+
+
 class BackupFilters(BaseModel):
     """The list filters (seed 004's and seed 000's): all optional, combined with AND."""
 
@@ -107,6 +133,8 @@ class ViewsMixin:
 
     placeholder = "?"
     on_applied: Callable[[int], None] | None = None
+    row_cache: BackupRowCache | None = None
+    """Poll rows in memory (projections/row_cache.py); only a view with a single writer."""
 
     # ------------------------------------------------------------------ backend hooks
     @contextmanager
@@ -165,20 +193,24 @@ class ViewsMixin:
 
     def apply_event(self, event: Any, tracking: Tracking) -> None:
         """Apply one event and record its position, in one transaction."""
-        with self._transaction(commit=True) as cursor:
-            self._apply(cursor, event, tracking.notification_id)
-            self._track(cursor, tracking)
-        if self.on_applied is not None:
-            self.on_applied(tracking.notification_id)
+        self.apply_events([(event, tracking)])
 
     def apply_events(self, batch: list[tuple[Any, Tracking]]) -> None:
-        """Apply several events in one transaction, tracking the last (replay's pace)."""
+        """Apply several events in one transaction, tracking the last (replay's pace).
+
+        A job's row is loaded at most once per batch, evolved in memory by every event of
+        the batch and written once at the end; audit and outcome rows are inserted with one
+        ``executemany`` each. The result is what applying the events one by one gives."""
         if not batch:
             return
+        pending = _Pending()
         with self._transaction(commit=True) as cursor:
             for event, tracking in batch:
-                self._apply(cursor, event, tracking.notification_id)
+                self._apply(cursor, pending, event, tracking.notification_id)
+            self._flush(cursor, pending)
             self._track(cursor, batch[-1][1])
+        if self.row_cache is not None:
+            self.row_cache.invalidate(pending.jobs)
         if self.on_applied is not None:
             self.on_applied(batch[-1][1].notification_id)
 
@@ -187,76 +219,100 @@ class ViewsMixin:
         found = cursor.fetchone()
         return model.model_validate(dict(found)) if found else None
 
-    def _apply(self, cursor: Any, event: Any, position: int) -> None:
-        entry = audit_entry(event)
-        audit = AuditRow(
-            position=position,
-            aggregate_id=entry.aggregate_id,
-            type=entry.type,
-            version=entry.version,
-            time=entry.time,
-            principal=entry.principal,
-            payload=orjson.dumps(entry.payload, option=orjson.OPT_SORT_KEYS).decode(),
-        )
-        self._exec(
-            cursor,
-            insert(f"{PREFIX}audit", AUDIT_COLUMNS),
-            to_params(audit, AUDIT_COLUMNS),
-        )
-        job_id = str(event.originator_id)
-        if isinstance(event, Backup.Requested):
-            self._put_backup(cursor, new_backup_row(event))
-            return
-        if isinstance(event, Restore.Requested):
-            self._put_restore(cursor, new_restore_row(event))
-            return
+    def _job_row(
+        self, cursor: Any, pending: _Pending, job_id: str
+    ) -> BackupRow | RestoreRow | None:
+        if job_id in pending.jobs:
+            return pending.jobs[job_id]
         row: BackupRow | RestoreRow | None = self._load(cursor, BackupRow, "backups", job_id)
         if row is None:
             row = self._load(cursor, RestoreRow, "restores", job_id)
+        if row is not None:
+            pending.jobs[job_id] = row
+        return row
+
+    def _apply(self, cursor: Any, pending: _Pending, event: Any, position: int) -> None:
+        entry = audit_entry(event)
+        payload = orjson.dumps(entry.payload, option=orjson.OPT_SORT_KEYS).decode()
+        # AUDIT_COLUMNS' order, converted as _cell converts an AuditRow's fields.
+        pending.audit.append(
+            (
+                position,
+                entry.aggregate_id,
+                entry.type,
+                entry.version,
+                _cell(entry.time),
+                entry.principal,
+                payload,
+            )
+        )
+        job_id = str(event.originator_id)
+        if isinstance(event, Backup.Requested):
+            pending.jobs[job_id] = new_backup_row(event)
+            return
+        if isinstance(event, Restore.Requested):
+            pending.jobs[job_id] = new_restore_row(event)
+            return
+        row = self._job_row(cursor, pending, job_id)
         if row is None:
-            return  # hosts, plans, guards: only the audit trail shows them
+            return  # hosts, plans, guards (and purged jobs): only the audit trail shows them
         evolved = evolve_job(row, event)
         if evolved is None:
+            pending.jobs[job_id] = None
+            pending.purged.append(job_id)
+            return
+        pending.jobs[job_id] = evolved
+        if isinstance(event, PROGRESS_EVENTS):
+            pending.outcomes.append(to_params(outcome_row(event, position), OUTCOME_COLUMNS))
+
+    def _flush(self, cursor: Any, pending: _Pending) -> None:
+        """Write what a batch changed: audit and outcome rows, purges, then job rows."""
+        if pending.audit:
+            cursor.executemany(self._sql(_statement("audit")), pending.audit)
+        if pending.outcomes:
+            cursor.executemany(self._sql(_statement("outcomes")), pending.outcomes)
+        for job_id in pending.purged:
             self._exec(cursor, f"DELETE FROM {PREFIX}backups WHERE id = ?", (job_id,))
             self._exec(cursor, f"DELETE FROM {PREFIX}outcomes WHERE job_id = ?", (job_id,))
-            return
-        if isinstance(evolved, BackupRow):
-            self._put_backup(cursor, evolved)
-        else:
-            self._put_restore(cursor, evolved)
-        if isinstance(event, PROGRESS_EVENTS):
-            outcome = outcome_row(event, position)
-            self._exec(
-                cursor,
-                insert(f"{PREFIX}outcomes", OUTCOME_COLUMNS),
-                to_params(outcome, OUTCOME_COLUMNS),
-            )
-
-    def _put_backup(self, cursor: Any, row: BackupRow) -> None:
-        self._exec(
-            cursor, upsert(f"{PREFIX}backups", BACKUP_COLUMNS, "id"), to_params(row, BACKUP_COLUMNS)
-        )
-
-    def _put_restore(self, cursor: Any, row: RestoreRow) -> None:
-        self._exec(
-            cursor,
-            upsert(f"{PREFIX}restores", RESTORE_COLUMNS, "id"),
-            to_params(row, RESTORE_COLUMNS),
-        )
+        backups = [r for r in pending.jobs.values() if isinstance(r, BackupRow)]
+        restores = [r for r in pending.jobs.values() if isinstance(r, RestoreRow)]
+        if backups:
+            params = [to_params(r, BACKUP_COLUMNS) for r in backups]
+            cursor.executemany(self._sql(_statement("backups")), params)
+        if restores:
+            params = [to_params(r, RESTORE_COLUMNS) for r in restores]
+            cursor.executemany(self._sql(_statement("restores")), params)
 
     # ------------------------------------------------------------------ queries
     def backup(self, backup_id: str) -> BackupRow | None:
-        return self._one(BackupRow, f"SELECT * FROM {PREFIX}backups WHERE id = ?", (backup_id,))
+        return self._cached_one(f"SELECT * FROM {PREFIX}backups WHERE id = ?", backup_id)
 
     def backup_by_reference(self, reference_id: str) -> BackupRow | None:
-        return self._one(
-            BackupRow, f"SELECT * FROM {PREFIX}backups WHERE reference_id = ?", (reference_id,)
+        return self._cached_one(
+            f"SELECT * FROM {PREFIX}backups WHERE reference_id = ?", reference_id
         )
 
     def backups_by_id_pattern(self, pattern: str) -> list[BackupRow]:
         """Backups whose id matches a LIKE ``pattern`` (the QRadar dialect's Long ids)."""
         rows = self._rows(f"SELECT * FROM {PREFIX}backups WHERE id LIKE ?", (pattern,))
         return [BackupRow.model_validate(r) for r in rows]
+
+    def cached_backup(self, id_or_reference: str) -> BackupRow | None:
+        """The poll row of a backup if it is in memory (no I/O: callable on the event loop);
+        None means "ask ``backup`` / ``backup_by_reference``", not "no such backup"."""
+        return self.row_cache.get(id_or_reference) if self.row_cache is not None else None
+
+    def _cached_one(self, statement: str, key: str) -> BackupRow | None:
+        if self.row_cache is None:
+            return self._one(BackupRow, statement, (key,))
+        found = self.row_cache.get(key)
+        if found is not None:
+            return found
+        generation = self.row_cache.generation
+        row = self._one(BackupRow, statement, (key,))
+        if row is not None:
+            self.row_cache.put(row, generation)
+        return row
 
     def latest_backup(self, tenant_id: str, group_id: str) -> BackupRow | None:
         return self._one(
@@ -393,7 +449,12 @@ def _where(filters: BackupFilters) -> tuple[str, tuple[Any, ...]]:
 
 
 class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
-    """The views in their own SQLite file (the library's table names are fixed per file)."""
+    """The views in their own SQLite file (the library's table names are fixed per file).
+    Its server's runner is its only writer, so poll rows may be cached in memory."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.row_cache = BackupRowCache()
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.view_statements()]
@@ -408,11 +469,24 @@ class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
 
     @contextmanager
     def _transaction(self, commit: bool) -> Iterator[Any]:
-        with self.datastore.transaction(commit=commit) as cursor:
-            yield cursor
+        with self.datastore.get_connection(commit=commit) as connection:
+            _relax_sync(connection)
+            with connection.transaction(commit=commit) as cursor:
+                yield cursor
 
     def _track(self, cursor: Any, tracking: Tracking) -> None:
         self._insert_tracking(cursor, tracking)
+
+
+def _relax_sync(connection: SQLiteConnection) -> None:
+    """``synchronous=NORMAL`` on the views' own file: in WAL mode a commit is then atomic
+    and survives a crash of the process, but is not fsynced one by one. The views are
+    derived data: after a power cut they come back at an earlier, consistent position
+    (each event's rows and its tracking record are one transaction) and the runner
+    re-applies the rest from the durable event log. The events file keeps FULL."""
+    if not getattr(connection, "rewind_relaxed", False):
+        connection._sqlite_conn.execute("PRAGMA synchronous=NORMAL")
+        connection.rewind_relaxed = True  # type: ignore[attr-defined]
 
 
 class PostgresViews(ViewsMixin, PostgresTrackingRecorder):
