@@ -81,6 +81,14 @@ class RewindApplication(Application[UUID]):
 
     name = "rewind"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._command_lock = threading.RLock()
+        """Commands of this process take turns (one attempt at a time): they mostly write
+        the same few guard aggregates (a host's activity, the name index), so running them
+        side by side only makes them lose races, back off and retry; concurrent requests
+        would then be refused (2009). Races with other processes still retry."""
+
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Save, and remember (per thread) the log position of the last event written, so
         the caller can wait for the views to reach it (read-your-writes)."""
@@ -103,7 +111,8 @@ class RewindApplication(Application[UUID]):
     def _retrying(self, command: Callable[[], T]) -> T:
         for attempt in range(MAX_ATTEMPTS):
             try:
-                return command()
+                with self._command_lock:
+                    return command()
             except IntegrityError:
                 _backoff(attempt)
         raise ConcurrentUpdate("the command kept conflicting with concurrent writes; try again")
