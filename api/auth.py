@@ -8,7 +8,7 @@ from aiohttp import web
 from adapters.secrets import token_matches
 from api.errors import Handler, error_response
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 ADMIN_TOKEN_HASH = web.AppKey("admin_token_hash", str)
 PRINCIPAL = web.RequestKey("principal", str)
 

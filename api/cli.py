@@ -13,6 +13,7 @@ from uuid import UUID
 
 import orjson
 
+from adapters.logging_setup import configure_logging
 from adapters.settings import Settings
 from api.serve import add_serve_parser
 
@@ -87,6 +88,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     worker_id = args.worker_id or f"worker-{uuid.uuid4().hex[:12]}"
+    configure_logging(settings)
+    if args.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=args.metrics_host)
 
     async def run() -> None:
         app = await asyncio.to_thread(open_application, settings)
@@ -169,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run a worker alone (no API), for scale-out")
     p.add_argument("--data-dir", default=None, help="default: $REWIND_DATA_DIR or ./rewind-data")
     p.add_argument("--worker-id", default=None, help="stable id (resumes its own jobs at once)")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on this port")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address of --metrics-port")
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("replay", help="rebuild every view from the event log")
     p.add_argument("--check", action="store_true", help="compare with the live views; exit 1")

@@ -44,6 +44,7 @@ from api.auth import PRINCIPAL
 from api.context import Services
 from api.errors import BadRequest
 from api.negotiation import read_json_object
+from api.request_context import request_id_of
 from api.routes_native import _json, _services, find_backup_row
 from api.schemas import Accepted, PageQuery, Progress, RestoreRequest, RestoreView
 from domain.application import RewindApplication
@@ -112,6 +113,7 @@ def start_restore(
             download_files=True,
             name=f"safety-{uuid.uuid4().hex[:8]}",
             description=f"taken before restoring backup {spec.backup_id}",
+            request_id=spec.request_id,
         ),
         principal,
     )
@@ -140,7 +142,9 @@ async def create_restore(request: web.Request) -> web.Response:
     body = RestoreRequest.model_validate(await read_json_object(request))
     row = await find_backup_row(services, body.backup_id)
     backup = await services.query(services.app.get_backup, UUID(row.id))
-    spec = restore_spec(backup, body)
+    spec = restore_spec(backup, body).model_copy(
+        update={"request_id": request_id_of(request)}
+    )
     host = await services.query(services.app.get_host, spec.target.host_id)
     if body.dry_run:
         _, content = await _backup_content(services, row.id)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from adapters.logging_setup import configure_logging
 from adapters.secrets import admin_token_hash
 from adapters.settings import Settings
 from api.server import DEMO_URL, ServeOptions, create_app
@@ -74,6 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings()
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
+    configure_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args, settings))
     return 0

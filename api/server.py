@@ -24,6 +24,7 @@ from api.auth import ADMIN_TOKEN_HASH, auth_middleware
 from api.context import SERVICES, Services
 from api.errors import error_middleware
 from api.negotiation import MAX_BODY_BYTES, negotiation_middleware
+from api.operations import install_operations
 from api.routes_apio import apio_routes
 from api.routes_lifecycle import lifecycle_routes
 from api.routes_native import routes
@@ -187,4 +188,5 @@ def create_app(options: ServeOptions) -> web.Application:
     app.add_routes(lifecycle_routes)
     app.add_routes(restore_routes)
     app.add_routes(apio_routes)
+    install_operations(app)
     return app
