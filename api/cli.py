@@ -15,6 +15,7 @@ import orjson
 
 from adapters.logging_setup import configure_logging
 from adapters.settings import Settings
+from api.client_cli import add_client_parsers, remote_history
 from api.serve import add_serve_parser
 
 
@@ -25,11 +26,20 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def wants_remote_history(args: argparse.Namespace) -> bool:
+    """Through a server when a URL is given (flag or $REWIND_URL) and no --data-dir."""
+    import os
+
+    return args.data_dir is None and bool(args.url or os.environ.get("REWIND_URL"))
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     """Print every event of one backup, restore, host or plan, oldest first."""
     from adapters.event_store import open_application
     from domain.errors import NotFound
 
+    if wants_remote_history(args):
+        return remote_history(args)
     try:
         job_id = UUID(args.id)
     except ValueError:
@@ -186,7 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="the backup's (or restore's) id")
     p.add_argument("--data-dir", default=None, help="default: $REWIND_DATA_DIR or ./rewind-data")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--url", default=None, help="ask a running server instead (or $REWIND_URL)")
+    p.add_argument("--token", default=None, help="with --url (default: $REWIND_TOKEN)")
     p.set_defaults(func=cmd_history)
+    add_client_parsers(sub)
     return parser
 
 
