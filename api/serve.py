@@ -8,12 +8,8 @@ import contextlib
 import signal
 from pathlib import Path
 
-from aiohttp import web
-
 from adapters.logging_setup import configure_logging
-from adapters.secrets import admin_token_hash
 from adapters.settings import Settings
-from api.server import DEMO_URL, ServeOptions, create_app
 
 
 def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +36,13 @@ def _print_demo_help(base: str, token: str | None) -> None:
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    # Imported here, not at the top: the client commands share this module's parser and
+    # should not pay for loading the whole server.
+    from aiohttp import web
+
+    from adapters.secrets import admin_token_hash
+    from api.server import DEMO_URL, ServeOptions, create_app
+
     env_token = settings.admin_token.get_secret_value() if settings.admin_token else None
     token_hash, new_token = admin_token_hash(settings.data_dir, env_token)
     options = ServeOptions(
