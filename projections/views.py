@@ -12,13 +12,14 @@ command's HTTP answer can wait for its own events in milliseconds rather than po
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from pydantic import BaseModel
@@ -85,6 +86,8 @@ class ViewsMixin:
 
     placeholder = "?"
     on_applied: Callable[[int], None] | None = None
+    has_tracking_id: Callable[[str, int | None], bool]
+    """The library's TrackingRecorder method (the concrete views inherit it)."""
 
     # ------------------------------------------------------------------ backend hooks
     @contextmanager
@@ -94,6 +97,10 @@ class ViewsMixin:
 
     def _track(self, cursor: Any, tracking: Tracking) -> None:
         raise NotImplementedError
+
+    def _not_yet_applied(self, cursor: Any, tracking: Tracking) -> bool:
+        """Whether this transaction should apply the position (see PostgresViews)."""
+        return True
 
     def _sql(self, statement: str) -> str:
         return statement if self.placeholder == "?" else statement.replace("?", "%s")
@@ -116,11 +123,24 @@ class ViewsMixin:
 
     def apply_event(self, event: Any, tracking: Tracking) -> None:
         """Apply one event and record its position, in one transaction."""
-        with self._transaction(commit=True) as cursor:
-            self._apply(cursor, event, tracking.notification_id)
-            self._track(cursor, tracking)
+        try:
+            with self._transaction(commit=True) as cursor:
+                if self._not_yet_applied(cursor, tracking):
+                    self._apply(cursor, event, tracking.notification_id)
+                    self._track(cursor, tracking)
+        except IntegrityError as error:
+            self._applied_elsewhere(tracking, error)
         if self.on_applied is not None:
             self.on_applied(tracking.notification_id)
+
+    def _applied_elsewhere(self, tracking: Tracking, error: IntegrityError) -> None:
+        """Scale-out: several API processes share one set of views (PostgreSQL), and each
+        runs a projection. When another process applied this position first, our
+        transaction collided with its rows and rolled back, changing nothing: the position
+        is applied, which is all this process needs to know. Any other integrity error is a
+        real fault and is raised (the supervisor restarts the projection)."""
+        if not self.has_tracking_id(tracking.application_name, tracking.notification_id):
+            raise error
 
     def apply_events(self, batch: list[tuple[Any, Tracking]]) -> None:
         """Apply several events in one transaction, tracking the last (replay's pace)."""
@@ -318,6 +338,24 @@ class PostgresViews(ViewsMixin, PostgresTrackingRecorder):
         with self.datastore.transaction(commit=commit) as cursor:
             cursor.execute(f"SET LOCAL search_path TO {self.datastore.schema}")
             yield cursor
+
+    def _not_yet_applied(self, cursor: Any, tracking: Tracking) -> bool:
+        """Scale-out: every API process runs a projection into these same tables. Writers
+        take one transaction-level advisory lock first (so two of them never interleave
+        row locks and deadlock), then skip a position another process has applied. A
+        process that is behind sees that before taking the lock, and does not wait for it.
+        """
+        if not self._behind(cursor, tracking):
+            return False
+        key = zlib.crc32(f"rewind-views:{self.datastore.schema}".encode())
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        return self._behind(cursor, tracking)
+
+    def _behind(self, cursor: Any, tracking: Tracking) -> bool:
+        cursor.execute(self.max_tracking_id_statement, (tracking.application_name,))
+        row = cursor.fetchone()
+        applied = None if row is None else next(iter(dict(row).values()))
+        return applied is None or applied < tracking.notification_id
 
     def _track(self, cursor: Any, tracking: Tracking) -> None:
         self._insert_tracking(cursor, tracking)
