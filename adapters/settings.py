@@ -49,3 +49,11 @@ class Settings(BaseSettings):
         ge=0,
         description="/readyz answers 503 while the projection lags the log by more events",
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="PostgreSQL connections each pool keeps open (a process has several)",
+    )
+    database_max_overflow: int = Field(
+        default=10, ge=0, description="extra PostgreSQL connections a pool may open under load"
+    )
