@@ -44,11 +44,7 @@ class Settings(BaseSettings):
         description="share (0..1) of SUCCESS and MISSING backups verified each round; "
         "0 turns the periodic verifier off",
     )
-    ready_max_lag: int = Field(
-        default=1000,
-        ge=0,
-        description="/readyz answers 503 while the projection lags the log by more events",
-    )
+    ready_max_lag: int = Field(1000, ge=0, description="/readyz: 503 beyond this lag in events")
     database_pool_size: int = Field(
         default=10,
         ge=1,

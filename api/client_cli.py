@@ -266,22 +266,25 @@ def cmd_backup_download(args: argparse.Namespace, client: RewindClient) -> int:
     return EXIT_OK
 
 
+DIFF_PARTS = (
+    ("added", "+ ", "green"),
+    ("removed", "- ", "red"),
+    ("changed", "~ ", "yellow"),
+    ("media_added", "+ media ", "green"),
+    ("media_removed", "- media ", "red"),
+    ("media_changed", "~ media ", "yellow"),
+)
+"""The diff's lists (adapters.restore_diff.StateDiff), in order, with a sign and a colour."""
+
+
 def print_diff(diff: dict[str, Any]) -> None:
-    for key in diff.get("added", []):
-        out.print(Text(f"+ {key}", style="green"))
-    for key in diff.get("removed", []):
-        out.print(Text(f"- {key}", style="red"))
-    for change in diff.get("changed", []):
-        out.print(Text(f"~ {change['key']}", style="yellow"))
-        for f in change["fields"]:
-            old, new = json.dumps(f.get("old")), json.dumps(f.get("new"))
-            out.print(f"    {f['op']:<7} {f['path']}: {old[:60]} -> {new[:60]}", markup=False)
-    for key in diff.get("media_added", []):
-        out.print(Text(f"+ media {key}", style="green"))
-    for key in diff.get("media_removed", []):
-        out.print(Text(f"- media {key}", style="red"))
-    for change in diff.get("media_changed", []):
-        out.print(Text(f"~ media {change['key']}", style="yellow"))
+    for part, sign, style in DIFF_PARTS:
+        for item in diff.get(part, []):
+            key = item if isinstance(item, str) else item["key"]
+            out.print(Text(f"{sign}{key}", style=style))
+            for f in item.get("fields", []) if isinstance(item, dict) else []:
+                old, new = json.dumps(f.get("old")), json.dumps(f.get("new"))
+                out.print(f"    {f['op']:<7} {f['path']}: {old[:60]} -> {new[:60]}", markup=False)
     if not any(diff.values()):
         out.print("no differences")
 

@@ -3,8 +3,9 @@
 They are the library's tracking recorders (one class per backend, sharing everything in
 ``ViewsMixin``): each event's row changes are written in the SAME transaction as the tracking
 record of its position, so a view applies every event exactly once and, after a restart,
-resumes where it stopped. Applying a position twice fails on the tracking record and rolls
-back, changing nothing.
+resumes where it stopped. Applying a position twice changes nothing: PostgreSQL writers skip a
+position already tracked (under an advisory lock, so several API processes can share the
+views), and elsewhere the duplicate tracking record rolls the transaction back.
 
 After each applied position the view calls ``on_applied`` (the read-your-writes waiter), so a
 command's HTTP answer can wait for its own events in milliseconds rather than polling.

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.http import call, wait_for
+from tests.support.http import call, wait_backup_finished, wait_for
 from tests.support.processes import Running, start_sandbox, start_serve
 
 TOKEN = "ops-e2e-token"
@@ -42,12 +42,7 @@ def _log_lines(serve: Running) -> list[dict[str, Any]]:
 
 
 def _finished(base: str, backup_id: str) -> dict[str, Any]:
-    def done() -> dict[str, Any] | None:
-        _, view, _ = call("GET", f"{base}/api/v1/backups/{backup_id}", TOKEN)
-        return view if view["status"] in ("SUCCESS", "FAILED") else None
-
-    result: dict[str, Any] = wait_for(done, timeout=60)
-    return result
+    return wait_backup_finished(base, TOKEN, backup_id)
 
 
 def test_request_id_reaches_the_workers_log_lines_and_the_command_is_logged_once(
