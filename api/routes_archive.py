@@ -18,6 +18,7 @@ import contextlib
 import io
 import posixpath
 import tarfile
+import threading
 import time
 from collections.abc import Iterator
 
@@ -53,11 +54,15 @@ class _QueueWriter(io.RawIOBase):
 
     def __init__(self, queue: asyncio.Queue[bytes], loop: asyncio.AbstractEventLoop) -> None:
         self.queue, self.loop = queue, loop
+        self.abandoned = threading.Event()
+        """Set when the client went away: the next write stops the tar writer."""
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        if self.abandoned.is_set():
+            raise BrokenPipeError("the client stopped reading the archive")
         chunk = bytes(data)
         if chunk:
             asyncio.run_coroutine_threadsafe(self.queue.put(chunk), self.loop).result()
@@ -90,9 +95,11 @@ async def archive(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_CHUNKS)
 
+    writer = _QueueWriter(queue, loop)
+
     def produce() -> None:
         try:
-            write_tar(services.artifacts, manifest, _QueueWriter(queue, loop))
+            write_tar(services.artifacts, manifest, writer)
         finally:
             asyncio.run_coroutine_threadsafe(queue.put(_DONE), loop).result()
 
@@ -104,9 +111,11 @@ async def archive(request: web.Request) -> web.StreamResponse:
         await response.write_eof()
     finally:
         if not producer.done():
-            # The client went away: drain so the writer thread is never stuck on a put.
+            # The client went away: stop the writer, and drain so it is never stuck on a put.
+            writer.abandoned.set()
             while not producer.done():
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
                 await asyncio.sleep(0.01)
+            producer.exception()  # retrieved: the BrokenPipeError is expected here
     return response
