@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.http import call, wait_backup_finished, wait_for
-from tests.support.processes import Running, start_sandbox, start_serve
+from tests.support.processes import Running, free_port, start, start_sandbox, start_serve
 
 TOKEN = "ops-e2e-token"
 BODY = {"tenant_id": "t01", "group_id": "t01-g01", "download_announcement_files": True}
@@ -194,3 +194,34 @@ def test_the_global_feed_filters_by_kind_type_and_tenant(server: tuple[str, Path
     assert none["items"] == []
     status, body, _ = call("GET", f"{base}/api/v1/events?kind=nonsense", TOKEN)
     assert status == 400 and "kind" in body[0]
+
+
+def test_a_worker_alone_serves_its_metrics(server: tuple[str, Path, Running]) -> None:
+    _, data_dir, _ = server
+    port = free_port()
+    worker = start(
+        [
+            "worker",
+            "--data-dir",
+            str(data_dir),
+            "--worker-id",
+            "metrics-w",
+            "--metrics-port",
+            str(port),
+        ],
+        env={"REWIND_LOG_FORMAT": "json"},
+    )
+    try:
+        worker.wait_for_line("worker metrics-w running")
+        metrics = wait_for(lambda: _try_metrics(f"http://127.0.0.1:{port}"), timeout=20)
+        assert 'rewind_pbx_calls_total{outcome="ok"}' in metrics
+        assert "rewind_artifact_bytes_stored_total" in metrics
+    finally:
+        worker.stop()
+
+
+def _try_metrics(base: str) -> dict[str, float] | None:
+    try:
+        return _metrics(base)
+    except OSError:
+        return None
