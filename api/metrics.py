@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -29,7 +30,6 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from api.context import SERVICES, Services
-from projections.views import BackupFilters
 
 DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0)
 metrics_routes = web.RouteTableDef()
@@ -52,20 +52,12 @@ def gather(services: Services) -> ServiceFigures:
         applied=services.views.waiter.position,
         view_restarts=services.views.restarts,
     )
-    view = services.views.view
-    _, backups = view.list_backups(BackupFilters())
-    rows: list[tuple[str, str, float | None]] = []
-    for b in backups:
-        ended = None if b.ended_at is None else (b.ended_at - b.created_at).total_seconds()
-        rows.append(("backup", b.status, ended))
-    for r in view.list_restores():
-        ended = None if r.ended_at is None else (r.ended_at - r.created_at).total_seconds()
-        rows.append(("restore", r.status, ended))
     figures.durations = {"backup": [], "restore": []}
-    for kind, status, seconds in rows:
+    for kind, status, created, ended in services.views.view.job_timings():
         figures.jobs[(kind, status)] += 1
-        if seconds is not None:
-            figures.durations[kind].append(max(0.0, seconds))
+        if ended is not None:
+            start, end = datetime.fromisoformat(created), datetime.fromisoformat(str(ended))
+            figures.durations[kind].append(max(0.0, (end - start).total_seconds()))
     return figures
 
 

@@ -260,6 +260,18 @@ class ViewsMixin:
         rows = self._rows(f"SELECT * FROM {PREFIX}restores ORDER BY created_at DESC, id DESC")
         return [RestoreRow.model_validate(r) for r in rows]
 
+    def job_timings(self) -> list[tuple[str, str, str, str | None]]:
+        """(kind, status, created_at, ended_at) of every backup and restore, ISO times: what
+        /metrics needs, without loading whole rows."""
+        rows = [
+            ("backup", r)
+            for r in self._rows(f"SELECT status, created_at, ended_at FROM {PREFIX}backups")
+        ] + [
+            ("restore", r)
+            for r in self._rows(f"SELECT status, created_at, ended_at FROM {PREFIX}restores")
+        ]
+        return [(kind, r["status"], str(r["created_at"]), r["ended_at"]) for kind, r in rows]
+
     def audit(self, aggregate_id: str) -> list[AuditRow]:
         rows = self._rows(
             f"SELECT * FROM {PREFIX}audit WHERE aggregate_id = ? ORDER BY version",
