@@ -53,6 +53,7 @@ from api.apio_schemas import (
 from api.auth import PRINCIPAL
 from api.context import SERVICES, Services
 from api.errors import BadRequest
+from api.request_context import request_id_of
 from domain.backup import BackupSpec
 from domain.errors import NotFound
 from domain.plan import DEFAULT_HOST_ID
@@ -216,6 +217,7 @@ async def start(request: web.Request) -> web.Response:
         formats=body.build_formats,
         download_files=body.download_files,
         force=body.force_backup,
+        request_id=request_id_of(request),
     )
     backup = await services.run(services.app.request_backup, spec, request[PRINCIPAL])
     return _answer(request, {"status": "started", "reference_id": backup.reference_id}, 202)

@@ -3,8 +3,9 @@
 They are the library's tracking recorders (one class per backend, sharing everything in
 ``ViewsMixin``): each event's row changes are written in the SAME transaction as the tracking
 record of its position, so a view applies every event exactly once and, after a restart,
-resumes where it stopped. Applying a position twice fails on the tracking record and rolls
-back, changing nothing.
+resumes where it stopped. Applying a position twice changes nothing: PostgreSQL writers skip a
+position already tracked (under an advisory lock, so several API processes can share the
+views), and elsewhere the duplicate tracking record rolls the transaction back.
 
 After each applied position the view calls ``on_applied`` (the read-your-writes waiter), so a
 command's HTTP answer can wait for its own events in milliseconds rather than polling.
@@ -12,6 +13,7 @@ command's HTTP answer can wait for its own events in milliseconds rather than po
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from typing import Any, Literal, TypeVar
 
 import orjson
 import structlog
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteConnection, SQLiteTrackingRecorder
 from pydantic import BaseModel
@@ -65,6 +67,11 @@ def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+def _after(applied: int | None, tracking: Tracking) -> bool:
+    """Whether ``tracking``'s position lies beyond the last applied one."""
+    return applied is None or applied < tracking.notification_id
 
 
 def _scalar(row: Any) -> Any:
@@ -135,6 +142,8 @@ class ViewsMixin:
     on_applied: Callable[[int], None] | None = None
     row_cache: BackupRowCache | None = None
     """Poll rows in memory (projections/row_cache.py); only a view with a single writer."""
+    has_tracking_id: Callable[[str, int | None], bool]
+    """The library's TrackingRecorder method (the concrete views inherit it)."""
 
     # ------------------------------------------------------------------ backend hooks
     @contextmanager
@@ -144,6 +153,12 @@ class ViewsMixin:
 
     def _track(self, cursor: Any, tracking: Tracking) -> None:
         raise NotImplementedError
+
+    def _unapplied(
+        self, cursor: Any, batch: list[tuple[Any, Tracking]]
+    ) -> list[tuple[Any, Tracking]]:
+        """The part of ``batch`` this transaction should apply (see PostgresViews)."""
+        return batch
 
     def _sql(self, statement: str) -> str:
         return statement if self.placeholder == "?" else statement.replace("?", "%s")
@@ -195,6 +210,15 @@ class ViewsMixin:
         """Apply one event and record its position, in one transaction."""
         self.apply_events([(event, tracking)])
 
+    def _applied_elsewhere(self, tracking: Tracking, error: IntegrityError) -> None:
+        """Scale-out: several API processes share one set of views (PostgreSQL), and each
+        runs a projection. When another process applied this position first, our
+        transaction collided with its rows and rolled back, changing nothing: the position
+        is applied, which is all this process needs to know. Any other integrity error is a
+        real fault and is raised (the supervisor restarts the projection)."""
+        if not self.has_tracking_id(tracking.application_name, tracking.notification_id):
+            raise error
+
     def apply_events(self, batch: list[tuple[Any, Tracking]]) -> None:
         """Apply several events in one transaction, tracking the last (replay's pace).
 
@@ -204,11 +228,16 @@ class ViewsMixin:
         if not batch:
             return
         pending = _Pending()
-        with self._transaction(commit=True) as cursor:
-            for event, tracking in batch:
-                self._apply(cursor, pending, event, tracking.notification_id)
-            self._flush(cursor, pending)
-            self._track(cursor, batch[-1][1])
+        try:
+            with self._transaction(commit=True) as cursor:
+                todo = self._unapplied(cursor, batch)
+                for event, tracking in todo:
+                    self._apply(cursor, pending, event, tracking.notification_id)
+                if todo:
+                    self._flush(cursor, pending)
+                    self._track(cursor, todo[-1][1])
+        except IntegrityError as error:
+            self._applied_elsewhere(batch[-1][1], error)
         if self.row_cache is not None:
             self.row_cache.invalidate(pending.jobs)
         if self.on_applied is not None:
@@ -387,6 +416,18 @@ class ViewsMixin:
         rows = self._rows(f"SELECT * FROM {PREFIX}restores ORDER BY created_at DESC, id DESC")
         return [RestoreRow.model_validate(r) for r in rows]
 
+    def job_timings(self) -> list[tuple[str, str, str, str | None]]:
+        """(kind, status, created_at, ended_at) of every backup and restore, ISO times: what
+        /metrics needs, without loading whole rows."""
+        rows = [
+            ("backup", r)
+            for r in self._rows(f"SELECT status, created_at, ended_at FROM {PREFIX}backups")
+        ] + [
+            ("restore", r)
+            for r in self._rows(f"SELECT status, created_at, ended_at FROM {PREFIX}restores")
+        ]
+        return [(kind, r["status"], str(r["created_at"]), r["ended_at"]) for kind, r in rows]
+
     def audit(self, aggregate_id: str) -> list[AuditRow]:
         rows = self._rows(
             f"SELECT * FROM {PREFIX}audit WHERE aggregate_id = ? ORDER BY version",
@@ -506,6 +547,27 @@ class PostgresViews(ViewsMixin, PostgresTrackingRecorder):
         with self.datastore.transaction(commit=commit) as cursor:
             cursor.execute(f"SET LOCAL search_path TO {self.datastore.schema}")
             yield cursor
+
+    def _unapplied(
+        self, cursor: Any, batch: list[tuple[Any, Tracking]]
+    ) -> list[tuple[Any, Tracking]]:
+        """Scale-out: every API process runs a projection into these same tables. Writers
+        take one transaction-level advisory lock first (so two of them never interleave
+        row locks and deadlock), then skip the positions another process has applied. A
+        process that is behind sees that before taking the lock, and does not wait for it.
+        """
+        last = batch[-1][1]
+        if not _after(self._applied(cursor, last), last):
+            return []
+        key = zlib.crc32(f"rewind-views:{self.datastore.schema}".encode())
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        applied = self._applied(cursor, last)
+        return [(event, tracking) for event, tracking in batch if _after(applied, tracking)]
+
+    def _applied(self, cursor: Any, tracking: Tracking) -> int | None:
+        cursor.execute(self.max_tracking_id_statement, (tracking.application_name,))
+        applied: int | None = _scalar(cursor.fetchone())
+        return applied
 
     def _track(self, cursor: Any, tracking: Tracking) -> None:
         self._insert_tracking(cursor, tracking)

@@ -13,7 +13,7 @@ from uuid import UUID
 import orjson
 import psycopg
 import pytest
-from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+from eventsourcing.persistence import StoredEvent, Tracking
 
 from adapters.event_store import VIEWS_FILE, application_env
 from domain.application import RewindApplication
@@ -137,12 +137,12 @@ def test_applying_a_position_twice_changes_nothing(store: StoreTarget) -> None:
         for position, event in log:
             view.apply_event(event, Tracking(app.name, position))
         before = view.snapshot()
+        # Another API process of a scaled-out deployment may have applied it already: the
+        # second application is skipped (not an error that would stop the projection).
         position, event = log[-1]
-        with pytest.raises(IntegrityError):
-            view.apply_event(event, Tracking(app.name, position))
+        view.apply_event(event, Tracking(app.name, position))
         position, event = log[3]
-        with pytest.raises(IntegrityError):
-            view.apply_event(event, Tracking(app.name, position))
+        view.apply_event(event, Tracking(app.name, position))
         assert view.snapshot() == before
     finally:
         app.close()
