@@ -245,3 +245,8 @@ def _apio_all() -> None:
 
 _native_all()
 _apio_all()
+
+# The dialects and routes added after this registry declare themselves in their own modules.
+import api.openapi_admin  # noqa: E402
+import api.openapi_gbots  # noqa: E402
+import api.openapi_qradar  # noqa: E402, F401

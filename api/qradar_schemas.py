@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, RootModel
 
+from api.openapi import variant
 from api.qradar_errors import QRadarError, invalid
 from api.qradar_fields import FieldTree
 from api.qradar_ids import host_long_id, long_id
@@ -107,6 +108,82 @@ class QRadarHost(BaseModel):
             data_backups_configured=flags.data_backups_configured,
             rewind_host_id=host.host_id,
         )
+
+
+QRadarBackupFields = variant(
+    "QRadarBackupFields",
+    "A backup with only the fields ``fields`` named.",
+    QRadarBackup,
+    optional=True,
+)
+QRadarHostFields = variant(
+    "QRadarHostFields", "A host with only the fields ``fields`` named.", QRadarHost, optional=True
+)
+
+
+class QRadarBackupAnswer(RootModel[QRadarBackup | QRadarBackupFields]):  # type: ignore[valid-type]
+    """A backup: every field, or those ``fields`` named."""
+
+
+class QRadarBackupList(RootModel[list[QRadarBackup] | list[QRadarBackupFields]]):  # type: ignore[valid-type]
+    """Backups, newest first: every field, or those ``fields`` named."""
+
+
+class QRadarHostList(RootModel[list[QRadarHost] | list[QRadarHostFields]]):  # type: ignore[valid-type]
+    """The registered hosts: every field, or those ``fields`` named."""
+
+
+FIELDS_DESCRIPTION = (
+    "Only these fields of the answer, comma-separated; subfields in brackets, e.g. "
+    "``id,name,status``. An unknown name is refused (400)."
+)
+
+
+class FieldsQuery(BaseModel):
+    """``fields`` as a query parameter (it wins over the header)."""
+
+    fields: str | None = Field(default=None, description=FIELDS_DESCRIPTION)
+
+
+class FieldsHeader(FieldsQuery):
+    """``fields`` as a header, as seed 001 documents it."""
+
+
+class CreateHeaders(FieldsHeader):
+    """The create's headers: ``backup_type`` is required."""
+
+    backup_type: Literal["CONFIG", "DATA"] = Field(
+        description="The kind of backup: CONFIG or DATA (any case)."
+    )
+
+
+class ListHeaders(FieldsHeader):
+    """QRadar's ``Range: items=FIRST-LAST`` pages the list (answered with Content-Range)."""
+
+    range: str | None = Field(
+        default=None,
+        alias="Range",
+        pattern=r"^items=[0-9]{1,9}-[0-9]{1,9}$",
+        description="items=FIRST-LAST, both inclusive, from 0 (e.g. items=0-49).",
+    )
+
+
+class CreateBody(BaseModel):
+    """The create's body as seed 001 documents it (read field by field by ``parse_create``,
+    each problem with its own code); any other field is ignored."""
+
+    name: str = Field(
+        min_length=1, max_length=NAME_MAX, pattern=_NAME_CHARS.pattern, description="Unique."
+    )
+    configuration_id: int = Field(description="A deployed plan (backup configuration).")
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    host_id: int | None = Field(default=None, description="Default: the console.")
+
+
+class IdPath(BaseModel):
+    """A backup's Long id (anything else answers 404, 1001)."""
+
+    id: int = Field(ge=0)
 
 
 def shape_of(model: type[BaseModel]) -> FieldTree:
