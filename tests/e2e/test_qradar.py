@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.http import call, wait_for
+from tests.support.http import wait_for
+from tests.support.openapi import checked_call as call
+from tests.support.openapi import register_document
 from tests.support.processes import Running, start_sandbox, start_serve
 
 TOKEN = "qradar-e2e-token"
@@ -115,6 +117,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     serve: Running | None = None
     try:
         serve, base = start_serve(data_dir, TOKEN, "--pbx", pbx)
+        register_document(base, TOKEN)
         yield Server(base, data_dir, pbx)
     finally:
         if serve is not None:
@@ -423,6 +426,7 @@ def test_ids_are_the_same_in_another_server_process(tmp_path: Path, server: Serv
     _, hosts, _ = server.get(HOSTS)
     serve, base = start_serve(server.data_dir, TOKEN, "--no-worker")
     try:
+        register_document(base, TOKEN)
         for backup_id, backup in listed.items():
             status, again, _ = call("GET", f"{base}{BACKUPS}/{backup_id}", TOKEN)
             assert status == 200 and again == backup
