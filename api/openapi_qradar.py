@@ -13,6 +13,8 @@ from api.qradar_schemas import (
     CreateHeaders,
     FieldsHeader,
     FieldsQuery,
+    HostFieldsHeader,
+    HostFieldsQuery,
     IdPath,
     ListHeaders,
     QRadarBackupAnswer,
@@ -32,10 +34,10 @@ def _codes(codes: tuple[int, ...]) -> str:
 
 def _qradar(method: str, route: str, summary: str, status: int, answer: Any, **kw: Any) -> None:
     kw.setdefault("headers", FieldsHeader)
+    kw.setdefault("query", FieldsQuery)
     operation = Operation(
         summary,
         {status: answer},
-        query=FieldsQuery,
         errors=QRadarErrorAnswer,
         tags=TAGS,
         **kw,
@@ -79,7 +81,15 @@ def declare_qradar() -> None:
         path=IdPath,
         description=_codes((1001, 1017)),
     )
-    _qradar("GET", HOSTS, "the registered hosts with their Long ids", 200, QRadarHostList)
+    _qradar(
+        "GET",
+        HOSTS,
+        "the registered hosts with their Long ids",
+        200,
+        QRadarHostList,
+        headers=HostFieldsHeader,
+        query=HostFieldsQuery,
+    )
 
 
 declare_qradar()

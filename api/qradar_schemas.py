@@ -26,8 +26,9 @@ from projections.rows import BackupRow
 NAME_MAX = 100
 DESCRIPTION_MAX = 255
 _NAME_CHARS = re.compile(r"^[A-Za-z0-9_.\-]+$")
-_RANGE = re.compile(r"^\s*items\s*=\s*(\d+)\s*-\s*(\d+)\s*$")
+_RANGE = re.compile(r"^\s*items\s*=\s*([0-9]+)\s*-\s*([0-9]+)\s*$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+RANGE_CAP = 10**15
 
 
 def epoch_ms(moment: datetime | None) -> int | None:
@@ -133,20 +134,35 @@ class QRadarHostList(RootModel[list[QRadarHost] | list[QRadarHostFields]]):  # t
     """The registered hosts: every field, or those ``fields`` named."""
 
 
-FIELDS_DESCRIPTION = (
-    "Only these fields of the answer, comma-separated; subfields in brackets, e.g. "
-    "``id,name,status``. An unknown name is refused (400)."
-)
+def fields_parameter(model: type[BaseModel]) -> Any:
+    """The ``fields`` parameter of a flat resource: a comma-separated list of its field
+    names (an unknown name is refused with 400)."""
+    names = "|".join(model.model_fields)
+    return Field(
+        default=None,
+        pattern=rf"^ *({names}) *(, *({names}) *)*$",
+        description="Only these fields of the answer, comma-separated, e.g. ``id,name``.",
+    )
 
 
 class FieldsQuery(BaseModel):
-    """``fields`` as a query parameter (it wins over the header)."""
+    """``fields`` of a backup as a query parameter (it wins over the header)."""
 
-    fields: str | None = Field(default=None, description=FIELDS_DESCRIPTION)
+    fields: str | None = fields_parameter(QRadarBackup)
 
 
 class FieldsHeader(FieldsQuery):
-    """``fields`` as a header, as seed 001 documents it."""
+    """``fields`` of a backup as a header, as seed 001 documents it."""
+
+
+class HostFieldsQuery(BaseModel):
+    """``fields`` of a host as a query parameter (it wins over the header)."""
+
+    fields: str | None = fields_parameter(QRadarHost)
+
+
+class HostFieldsHeader(HostFieldsQuery):
+    """``fields`` of a host as a header."""
 
 
 class CreateHeaders(FieldsHeader):
@@ -163,7 +179,7 @@ class ListHeaders(FieldsHeader):
     range: str | None = Field(
         default=None,
         alias="Range",
-        pattern=r"^items=[0-9]{1,9}-[0-9]{1,9}$",
+        pattern=r"^items=[0-9]+-[0-9]+$",
         description="items=FIRST-LAST, both inclusive, from 0 (e.g. items=0-49).",
     )
 
@@ -292,7 +308,13 @@ def parse_range(header: str | None) -> tuple[int, int] | None:
     match = _RANGE.fullmatch(header)
     if match is None:
         raise invalid(f"Range must look like items=0-49, got {header!r:.40}", field="Range")
-    first, last = int(match.group(1)), int(match.group(2))
+    first, last = _position(match.group(1)), _position(match.group(2))
     if last < first:
         raise invalid(f"Range: {last} is before {first}", field="Range")
     return first, last
+
+
+def _position(digits: str) -> int:
+    """A Range position, at most RANGE_CAP: no list is that long, so a window reaching past
+    it ends there (the database's integers, and int(), would fail on the numbers sent)."""
+    return RANGE_CAP if len(digits) > len(str(RANGE_CAP)) else min(int(digits), RANGE_CAP)
