@@ -70,6 +70,10 @@ def application_env(settings: Settings) -> dict[str, str]:
     """The eventsourcing environment for Rewind's application under ``settings``."""
     if settings.database_url is not None:
         env = postgres_env(settings.database_url.get_secret_value())
+        # Each process opens a few pools (events, projection, views): PostgreSQL's
+        # max_connections is shared by every process of a scaled-out deployment.
+        env["POSTGRES_POOL_SIZE"] = str(settings.database_pool_size)
+        env["POSTGRES_MAX_OVERFLOW"] = str(settings.database_max_overflow)
     else:
         env = sqlite_env(settings.data_dir)
     # A cache of reconstructed aggregates, fast-forwarded from the store on every read (so

@@ -49,3 +49,12 @@ class Settings(BaseSettings):
         gt=0,
         description="how often the scheduler looks for due plan ticks and expired backups",
     )
+    ready_max_lag: int = Field(1000, ge=0, description="/readyz: 503 beyond this lag in events")
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="PostgreSQL connections each pool keeps open (a process has several)",
+    )
+    database_max_overflow: int = Field(
+        default=10, ge=0, description="extra PostgreSQL connections a pool may open under load"
+    )

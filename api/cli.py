@@ -14,7 +14,9 @@ from uuid import UUID
 
 import orjson
 
+from adapters.logging_setup import configure_logging
 from adapters.settings import Settings
+from api.client_cli import add_client_parsers, remote_history
 from api.serve import add_serve_parser
 
 
@@ -25,11 +27,20 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def wants_remote_history(args: argparse.Namespace) -> bool:
+    """Through a server when a URL is given (flag or $REWIND_URL) and no --data-dir."""
+    import os
+
+    return args.data_dir is None and bool(args.url or os.environ.get("REWIND_URL"))
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     """Print every event of one backup, restore, host or plan, oldest first."""
     from adapters.event_store import open_application
     from domain.errors import NotFound
 
+    if wants_remote_history(args):
+        return remote_history(args)
     try:
         job_id = UUID(args.id)
     except ValueError:
@@ -91,6 +102,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     worker_id = args.worker_id or f"worker-{uuid.uuid4().hex[:12]}"
+    configure_logging(settings)
+    if args.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=args.metrics_host)
 
     async def run() -> None:
         app = await asyncio.to_thread(open_application, settings)
@@ -180,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run a worker alone (no API), for scale-out")
     p.add_argument("--data-dir", default=None, help="default: $REWIND_DATA_DIR or ./rewind-data")
     p.add_argument("--worker-id", default=None, help="stable id (resumes its own jobs at once)")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on this port")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address of --metrics-port")
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("replay", help="rebuild every view from the event log")
     p.add_argument("--check", action="store_true", help="compare with the live views; exit 1")
@@ -189,7 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="the backup's (or restore's) id")
     p.add_argument("--data-dir", default=None, help="default: $REWIND_DATA_DIR or ./rewind-data")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--url", default=None, help="ask a running server instead (or $REWIND_URL)")
+    p.add_argument("--token", default=None, help="with --url (default: $REWIND_TOKEN)")
     p.set_defaults(func=cmd_history)
+    add_client_parsers(sub)
     return parser
 
 

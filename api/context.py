@@ -11,6 +11,7 @@ from aiohttp import web
 
 from adapters.artifacts import ArtifactStore
 from adapters.pbx_client import PbxCallFailed, PbxClient, PbxError, PbxNotFound
+from adapters.process_metrics import READ_YOUR_WRITES_WAIT
 from adapters.secrets import Sealer, open_credentials
 from adapters.settings import Settings
 from domain.application import RewindApplication
@@ -46,7 +47,8 @@ class Services:
         result, position = await asyncio.to_thread(call)
         self.nudge()
         if position:
-            await self.views.waiter.wait(position, READ_YOUR_WRITES_TIMEOUT)
+            with READ_YOUR_WRITES_WAIT.time():
+                await self.views.waiter.wait(position, READ_YOUR_WRITES_TIMEOUT)
         return result
 
     async def query(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:

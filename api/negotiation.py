@@ -4,6 +4,7 @@ routes (paths with ``/batch/``, seed 000's "Backup builds") also answer in XML."
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -35,13 +36,26 @@ def accepts_xml(accept: str) -> bool:
     return False
 
 
+OTHER_MEDIA: list[tuple[re.Pattern[str], frozenset[str]]] = [
+    (re.compile(r"^/api/v1/(backups/[^/]+/)?events$"), frozenset({"text/event-stream"})),
+    (re.compile(r"^/metrics$"), frozenset({"text/plain", "application/openmetrics-text"})),
+    (re.compile(r"^/api/v1/backups/[^/]+/archive$"), frozenset({"application/x-tar"})),
+]
+"""Routes that also produce something other than JSON (event streams, metrics, archives)."""
+
+
+def accepts_other(path: str, accept: str) -> bool:
+    media = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    return any(pattern.match(path) and media & types for pattern, types in OTHER_MEDIA)
+
+
 @web.middleware
 async def negotiation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         # Refused on every route, whether or not its handler reads a body.
         raise BadRequest(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     accept = request.headers.get("Accept", "")
-    if not accepts_json(accept):
+    if not accepts_json(accept) and not accepts_other(request.path, accept):
         if XML_PATH_MARK in request.path and accepts_xml(accept):
             return await handler(request)
         produced = f"{JSON} or {' or '.join(XML_TYPES)}" if XML_PATH_MARK in request.path else JSON

@@ -185,6 +185,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{GB}/schedule/{{schedule_id}}"): Rule(A, all_tenants=True),
     # Unitrends (seed 004): a query over every tenant's backups, not filtered by tenant
     ("POST", "/api/backups"): Rule(R, all_tenants=True),
+    # operating: the global event feed and the metrics span every tenant
+    ("GET", "/api/v1/events"): Rule(R, all_tenants=True),
+    ("GET", "/metrics"): Rule(R, all_tenants=True),
+    ("GET", f"{BACKUP}/archive"): Rule(R, (backup("backup_id"),)),
     # the API's own description holds no tenant's data
     ("GET", "/api/v1/openapi.json"): Rule(R),
 }

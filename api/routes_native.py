@@ -13,6 +13,8 @@ from api.auth import PRINCIPAL, check_tenant_allowed, visible_tenants
 from api.context import SERVICES, Services
 from api.incremental_report import changes_section
 from api.negotiation import read_json_object
+from api.request_context import request_id_of
+from api.routes_events import stream_events, wants_stream
 from api.schemas import (
     Accepted,
     BackupRequest,
@@ -42,11 +44,18 @@ def _json(model: object, status: int = 200) -> web.Response:
     from pydantic import BaseModel
 
     assert isinstance(model, BaseModel)
-    return web.json_response(model.model_dump(mode="json"), status=status)
+    # pydantic's own serializer: the same JSON as model_dump(mode="json") + json.dumps,
+    # several times faster on the polled routes (bench P1).
+    # ``text=`` (not ``body=`` with a str, which aiohttp wraps in a payload) keeps the
+    # answer as bytes on the response, where the command log reads its ids.
+    return web.Response(
+        text=model.model_dump_json(), status=status, content_type="application/json"
+    )
 
 
 def backup_view(row: BackupRow) -> BackupView:
-    return BackupView(
+    # model_construct: a view row is validated data already (and this is the polled route).
+    return BackupView.model_construct(
         id=row.id,
         reference_id=row.reference_id,
         name=row.name,
@@ -57,7 +66,7 @@ def backup_view(row: BackupRow) -> BackupView:
         host_id=row.host_id,
         type=row.type,
         kind=row.kind,
-        progress=Progress(done=row.done, total=row.total),
+        progress=Progress.model_construct(done=row.done, total=row.total),
         successful_calls=row.successful_calls,
         error_calls=row.error_calls,
         has_errors=row.error_calls > 0,
@@ -78,7 +87,7 @@ async def find_backup_row(services: Services, backup_id: str) -> BackupRow:
     """A backup of the poll view by its id or its reference id; 404 when there is none
     (deleted backups have left the views)."""
     view = services.views.view
-    row = await services.query(view.backup, backup_id)
+    row = view.cached_backup(backup_id) or await services.query(view.backup, backup_id)
     if row is None:
         row = await services.query(view.backup_by_reference, backup_id)
     if row is None:
@@ -108,6 +117,7 @@ async def start_backup(request: web.Request) -> web.Response:
         kind=body.kind,
         backup_type=body.type,
         force=body.force_backup,
+        request_id=request_id_of(request),
     )
     backup = await services.run(services.app.request_backup, spec, request[PRINCIPAL])
     accepted = Accepted(id=str(backup.id), reference_id=backup.reference_id, status=backup.status)
@@ -135,10 +145,13 @@ async def get_backup(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/backups/{backup_id}/events")
-async def backup_events(request: web.Request) -> web.Response:
-    """The backup's audit trail: every event, in order, with its principal."""
+async def backup_events(request: web.Request) -> web.StreamResponse:
+    """The backup's audit trail: every event, in order, with its principal; streamed as
+    server-sent events with ``follow=1`` or ``Accept: text/event-stream`` (routes_events)."""
     services = _services(request)
     row = await find_backup_row(services, request.match_info["backup_id"])
+    if wants_stream(request):
+        return await stream_events(request, job_id=row.id)
     query = PageQuery.from_request(request)
     entries = await services.query(services.views.view.audit, row.id)
     page = entries[query.offset() : query.offset() + query.pagesize]
@@ -231,16 +244,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    services = _services(request)
-    views = services.views
-    checks = {
-        "event_store": "ok",
-        "views": "ok" if views.running and views.last_error is None else "failing",
-        "worker": "ok" if services.ready else "starting",
-    }
-    body: dict[str, object] = {"checks": checks, "view_restarts": views.restarts}
-    if views.last_error:
-        body["views_error"] = views.last_error
-    ready = all(v == "ok" for v in checks.values())
-    body["status"] = "ready" if ready else "not ready"
-    return web.json_response(body, status=200 if ready else 503)
+    """The checks of api.readiness: event store, projection (running, lag), artifacts."""
+    from api.readiness import check_readiness
+
+    result = await _services(request).query(check_readiness, _services(request))
+    return web.json_response(result.body(), status=200 if result.ready else 503)

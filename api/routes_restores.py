@@ -45,6 +45,7 @@ from api.auth import PRINCIPAL, identity
 from api.context import Services
 from api.errors import BadRequest
 from api.negotiation import read_json_object
+from api.request_context import request_id_of
 from api.routes_native import _json, _services, find_backup_row
 from api.schemas import Accepted, PageQuery, Progress, RestoreRequest, RestoreView
 from domain.application import RewindApplication
@@ -113,6 +114,7 @@ def start_restore(
             download_files=True,
             name=f"safety-{uuid.uuid4().hex[:8]}",
             description=f"taken before restoring backup {spec.backup_id}",
+            request_id=spec.request_id,
         ),
         principal,
     )
@@ -165,7 +167,9 @@ async def create_restore(request: web.Request) -> web.Response:
     if not identity(request).sees(row.tenant_id):
         raise NotFound(f"backup {body.backup_id[:80]!r} not found")
     backup = await services.query(services.app.get_backup, UUID(row.id))
-    spec = restore_spec(backup, body)
+    spec = restore_spec(backup, body).model_copy(
+        update={"request_id": request_id_of(request)}
+    )
     await services.query(services.app.get_host, spec.target.host_id)
     if body.dry_run:
         return web.json_response(await dry_run_answer(services, spec))

@@ -8,12 +8,8 @@ import contextlib
 import signal
 from pathlib import Path
 
-from aiohttp import web
-
-from adapters.secrets import admin_token_hash
+from adapters.logging_setup import configure_logging
 from adapters.settings import Settings
-from api.bootstrap import NEW_ADMIN_TOKEN
-from api.server import DEMO_URL, ServeOptions, create_app
 
 
 def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +41,14 @@ def _print_demo_help(base: str, token: str | None) -> None:
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    # Imported here, not at the top: the client commands share this module's parser and
+    # should not pay for loading the whole server.
+    from aiohttp import web
+
+    from adapters.secrets import admin_token_hash
+    from api.bootstrap import NEW_ADMIN_TOKEN
+    from api.server import DEMO_URL, ServeOptions, create_app
+
     env_token = settings.admin_token.get_secret_value() if settings.admin_token else None
     options = ServeOptions(
         settings=settings,
@@ -80,6 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings()
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
+    configure_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args, settings))
     return 0

@@ -25,6 +25,7 @@ from api.bootstrap import bootstrap_admin_ctx
 from api.context import SERVICES, Services
 from api.errors import error_middleware
 from api.negotiation import MAX_BODY_BYTES, negotiation_middleware
+from api.operations import install_operations
 from api.routes_apio import apio_routes
 from api.routes_gbots import install_gbots
 from api.routes_lifecycle import lifecycle_routes
@@ -226,4 +227,5 @@ def create_app(options: ServeOptions) -> web.Application:
     app.add_routes(token_routes)
     app.add_routes(unitrends_routes)
     install_openapi(app)
+    install_operations(app)
     return app

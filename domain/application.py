@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -52,6 +52,7 @@ from domain.plan import (
     plan_backup_spec,
     plan_uuid,
 )
+from domain.progress import ProgressRecord
 from domain.restore import Restore, RestoreSpec
 from domain.token import BOOTSTRAP_NAME, Role, Token, TokenDirectory, TokenSpec, token_uuid
 
@@ -80,6 +81,14 @@ class RewindApplication(Application[UUID]):
 
     name = "rewind"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._command_lock = threading.RLock()
+        """Commands of this process take turns (one attempt at a time): they mostly write
+        the same few guard aggregates (a host's activity, the name index), so running them
+        side by side only makes them lose races, back off and retry; concurrent requests
+        would then be refused (2009). Races with other processes still retry."""
+
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Save, and remember (per thread) the log position of the last event written, so
         the caller can wait for the views to reach it (read-your-writes)."""
@@ -102,7 +111,8 @@ class RewindApplication(Application[UUID]):
     def _retrying(self, command: Callable[[], T]) -> T:
         for attempt in range(MAX_ATTEMPTS):
             try:
-                return command()
+                with self._command_lock:
+                    return command()
             except IntegrityError:
                 _backoff(attempt)
         raise ConcurrentUpdate("the command kept conflicting with concurrent writes; try again")
@@ -793,6 +803,24 @@ class JobHandle:
         return self._run(
             lambda job: job.record_ignored(self.worker_id, key, reason, self.principal)
         )
+
+    def record_outcomes(self, records: Sequence[ProgressRecord]) -> Job:
+        """Several entities' outcomes in ONE save (group commit): still one event per
+        entity, each checked as record_success / error / ignored check it; outcomes already
+        recorded are skipped (a resumed job). A refusal (lease lost, job cancelled) concerns
+        the job, not one entity: it refuses the whole batch and the held copy is reloaded,
+        so nothing half-applied stays in memory."""
+
+        def change(job: Job) -> None:
+            for record in records:
+                if record.key not in job.outcomes:
+                    record.apply(job, self.worker_id, self.principal)
+
+        try:
+            return self._run(change)
+        except DomainError:
+            self.refresh()
+            raise
 
     def complete(self, size_on_disk: int, content_path: str | None) -> Job:
         def change(job: Job) -> list[Aggregate]:

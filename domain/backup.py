@@ -36,6 +36,8 @@ class BackupSpec(Immutable):
     backup_type: BackupType = BackupType.FULL
     plan_id: int | None = None
     force: bool = False
+    request_id: str | None = None
+    """The id of the HTTP request that asked for it: the worker's log lines carry it."""
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")

@@ -15,6 +15,7 @@ Their ids are uuid5 of their key, so every process finds the same guard for the 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -55,6 +56,17 @@ class HostActivity(Aggregate):
         self.backups: dict[UUID, Scope] = {}
         self.stopping: dict[UUID, Scope] = {}
         self.restores: set[UUID] = set()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> HostActivity:
+        """The repository's cache hands out a deep copy on every get. Everything held here
+        is immutable (UUIDs, frozen Scopes, events) but the containers, so copying the
+        containers is a full copy, without walking every Scope of a busy host (that walk
+        made each request O(active backups) in deepcopy alone)."""
+        clone = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, dict | set | list):
+                setattr(clone, name, copy.copy(value))
+        return clone
 
     def active_overlapping(self, scope: Scope) -> list[UUID]:
         """Active backups (holding or stopping) whose scope overlaps ``scope``."""

@@ -24,6 +24,8 @@ class RestoreSpec(Immutable):
     """None restores every user the backup holds."""
     existing: Literal["update", "skip"] = "update"
     safety_backup_id: UUID | None = None
+    request_id: str | None = None
+    """The id of the HTTP request that asked for it: the worker's log lines carry it."""
 
 
 class Restore(Job):

@@ -67,8 +67,16 @@ class Scope(BaseModel):
         return other.path[: len(self.path)] == self.path
 
     def overlaps(self, other: Scope) -> bool:
-        """True when one of the two scopes contains the other."""
-        return self.contains(other) or other.contains(self)
+        """True when one of the two scopes contains the other: ``contains`` either way,
+        written out field by field because the 1015 guard asks it of every active backup
+        of a host on every request."""
+        if self.host_id != other.host_id:
+            return False
+        if self.tenant_id is None or other.tenant_id is None:
+            return True
+        if self.tenant_id != other.tenant_id:
+            return False
+        return self.group_id is None or other.group_id is None or self.group_id == other.group_id
 
     def __str__(self) -> str:
         return "/".join(self.path)

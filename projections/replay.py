@@ -25,7 +25,7 @@ from domain.application import RewindApplication
 from projections.service import view_class_for
 from projections.views import ViewsMixin
 
-PAGE = 500
+PAGE = 2000
 
 
 @dataclass

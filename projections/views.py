@@ -3,8 +3,9 @@
 They are the library's tracking recorders (one class per backend, sharing everything in
 ``ViewsMixin``): each event's row changes are written in the SAME transaction as the tracking
 record of its position, so a view applies every event exactly once and, after a restart,
-resumes where it stopped. Applying a position twice fails on the tracking record and rolls
-back, changing nothing.
+resumes where it stopped. Applying a position twice changes nothing: PostgreSQL writers skip a
+position already tracked (under an advisory lock, so several API processes can share the
+views), and elsewhere the duplicate tracking record rolls the transaction back.
 
 After each applied position the view calls ``on_applied`` (the read-your-writes waiter), so a
 command's HTTP answer can wait for its own events in milliseconds rather than polling.
@@ -12,21 +13,25 @@ command's HTTP answer can wait for its own events in milliseconds rather than po
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal, TypeVar
 
 import orjson
 import structlog
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteConnection, SQLiteTrackingRecorder
 from pydantic import BaseModel
 
 from domain.audit import audit_entry
 from domain.backup import Backup
 from domain.restore import Restore
+from projections.row_cache import BackupRowCache
 from projections.rows import (
     PROGRESS_EVENTS,
     AuditRow,
@@ -64,6 +69,11 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _after(applied: int | None, tracking: Tracking) -> bool:
+    """Whether ``tracking``'s position lies beyond the last applied one."""
+    return applied is None or applied < tracking.notification_id
+
+
 def _scalar(row: Any) -> Any:
     """The first column of a row from either driver (psycopg here yields dicts)."""
     if row is None:
@@ -74,6 +84,29 @@ def _scalar(row: Any) -> Any:
 def to_params(row: BaseModel, columns: tuple[str, ...]) -> tuple[Any, ...]:
     data = row.__dict__
     return tuple(_cell(data[c]) for c in columns)
+
+
+@dataclass
+class _Pending:
+    """What one batch of events changes, written at its end (see ViewsMixin._flush)."""
+
+    jobs: dict[str, BackupRow | RestoreRow | None] = field(default_factory=dict)
+    """Job rows as the batch leaves them; None for a job the batch purged."""
+    purged: list[str] = field(default_factory=list)
+    audit: list[tuple[Any, ...]] = field(default_factory=list)
+    outcomes: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+@cache
+def _statement(table: str) -> str:
+    """The write statement of a view table (built once)."""
+    if table == "backups":
+        return upsert(f"{PREFIX}backups", BACKUP_COLUMNS, "id")
+    if table == "restores":
+        return upsert(f"{PREFIX}restores", RESTORE_COLUMNS, "id")
+    if table == "outcomes":
+        return insert(f"{PREFIX}outcomes", OUTCOME_COLUMNS)
+    return insert(f"{PREFIX}audit", AUDIT_COLUMNS)
 
 
 class BackupFilters(BaseModel):
@@ -107,6 +140,10 @@ class ViewsMixin:
 
     placeholder = "?"
     on_applied: Callable[[int], None] | None = None
+    row_cache: BackupRowCache | None = None
+    """Poll rows in memory (projections/row_cache.py); only a view with a single writer."""
+    has_tracking_id: Callable[[str, int | None], bool]
+    """The library's TrackingRecorder method (the concrete views inherit it)."""
 
     # ------------------------------------------------------------------ backend hooks
     @contextmanager
@@ -116,6 +153,12 @@ class ViewsMixin:
 
     def _track(self, cursor: Any, tracking: Tracking) -> None:
         raise NotImplementedError
+
+    def _unapplied(
+        self, cursor: Any, batch: list[tuple[Any, Tracking]]
+    ) -> list[tuple[Any, Tracking]]:
+        """The part of ``batch`` this transaction should apply (see PostgresViews)."""
+        return batch
 
     def _sql(self, statement: str) -> str:
         return statement if self.placeholder == "?" else statement.replace("?", "%s")
@@ -165,20 +208,38 @@ class ViewsMixin:
 
     def apply_event(self, event: Any, tracking: Tracking) -> None:
         """Apply one event and record its position, in one transaction."""
-        with self._transaction(commit=True) as cursor:
-            self._apply(cursor, event, tracking.notification_id)
-            self._track(cursor, tracking)
-        if self.on_applied is not None:
-            self.on_applied(tracking.notification_id)
+        self.apply_events([(event, tracking)])
+
+    def _applied_elsewhere(self, tracking: Tracking, error: IntegrityError) -> None:
+        """Scale-out: several API processes share one set of views (PostgreSQL), and each
+        runs a projection. When another process applied this position first, our
+        transaction collided with its rows and rolled back, changing nothing: the position
+        is applied, which is all this process needs to know. Any other integrity error is a
+        real fault and is raised (the supervisor restarts the projection)."""
+        if not self.has_tracking_id(tracking.application_name, tracking.notification_id):
+            raise error
 
     def apply_events(self, batch: list[tuple[Any, Tracking]]) -> None:
-        """Apply several events in one transaction, tracking the last (replay's pace)."""
+        """Apply several events in one transaction, tracking the last (replay's pace).
+
+        A job's row is loaded at most once per batch, evolved in memory by every event of
+        the batch and written once at the end; audit and outcome rows are inserted with one
+        ``executemany`` each. The result is what applying the events one by one gives."""
         if not batch:
             return
-        with self._transaction(commit=True) as cursor:
-            for event, tracking in batch:
-                self._apply(cursor, event, tracking.notification_id)
-            self._track(cursor, batch[-1][1])
+        pending = _Pending()
+        try:
+            with self._transaction(commit=True) as cursor:
+                todo = self._unapplied(cursor, batch)
+                for event, tracking in todo:
+                    self._apply(cursor, pending, event, tracking.notification_id)
+                if todo:
+                    self._flush(cursor, pending)
+                    self._track(cursor, todo[-1][1])
+        except IntegrityError as error:
+            self._applied_elsewhere(batch[-1][1], error)
+        if self.row_cache is not None:
+            self.row_cache.invalidate(pending.jobs)
         if self.on_applied is not None:
             self.on_applied(batch[-1][1].notification_id)
 
@@ -187,76 +248,100 @@ class ViewsMixin:
         found = cursor.fetchone()
         return model.model_validate(dict(found)) if found else None
 
-    def _apply(self, cursor: Any, event: Any, position: int) -> None:
-        entry = audit_entry(event)
-        audit = AuditRow(
-            position=position,
-            aggregate_id=entry.aggregate_id,
-            type=entry.type,
-            version=entry.version,
-            time=entry.time,
-            principal=entry.principal,
-            payload=orjson.dumps(entry.payload, option=orjson.OPT_SORT_KEYS).decode(),
-        )
-        self._exec(
-            cursor,
-            insert(f"{PREFIX}audit", AUDIT_COLUMNS),
-            to_params(audit, AUDIT_COLUMNS),
-        )
-        job_id = str(event.originator_id)
-        if isinstance(event, Backup.Requested):
-            self._put_backup(cursor, new_backup_row(event))
-            return
-        if isinstance(event, Restore.Requested):
-            self._put_restore(cursor, new_restore_row(event))
-            return
+    def _job_row(
+        self, cursor: Any, pending: _Pending, job_id: str
+    ) -> BackupRow | RestoreRow | None:
+        if job_id in pending.jobs:
+            return pending.jobs[job_id]
         row: BackupRow | RestoreRow | None = self._load(cursor, BackupRow, "backups", job_id)
         if row is None:
             row = self._load(cursor, RestoreRow, "restores", job_id)
+        if row is not None:
+            pending.jobs[job_id] = row
+        return row
+
+    def _apply(self, cursor: Any, pending: _Pending, event: Any, position: int) -> None:
+        entry = audit_entry(event)
+        payload = orjson.dumps(entry.payload, option=orjson.OPT_SORT_KEYS).decode()
+        # AUDIT_COLUMNS' order, converted as _cell converts an AuditRow's fields.
+        pending.audit.append(
+            (
+                position,
+                entry.aggregate_id,
+                entry.type,
+                entry.version,
+                _cell(entry.time),
+                entry.principal,
+                payload,
+            )
+        )
+        job_id = str(event.originator_id)
+        if isinstance(event, Backup.Requested):
+            pending.jobs[job_id] = new_backup_row(event)
+            return
+        if isinstance(event, Restore.Requested):
+            pending.jobs[job_id] = new_restore_row(event)
+            return
+        row = self._job_row(cursor, pending, job_id)
         if row is None:
-            return  # hosts, plans, guards: only the audit trail shows them
+            return  # hosts, plans, guards (and purged jobs): only the audit trail shows them
         evolved = evolve_job(row, event)
         if evolved is None:
+            pending.jobs[job_id] = None
+            pending.purged.append(job_id)
+            return
+        pending.jobs[job_id] = evolved
+        if isinstance(event, PROGRESS_EVENTS):
+            pending.outcomes.append(to_params(outcome_row(event, position), OUTCOME_COLUMNS))
+
+    def _flush(self, cursor: Any, pending: _Pending) -> None:
+        """Write what a batch changed: audit and outcome rows, purges, then job rows."""
+        if pending.audit:
+            cursor.executemany(self._sql(_statement("audit")), pending.audit)
+        if pending.outcomes:
+            cursor.executemany(self._sql(_statement("outcomes")), pending.outcomes)
+        for job_id in pending.purged:
             self._exec(cursor, f"DELETE FROM {PREFIX}backups WHERE id = ?", (job_id,))
             self._exec(cursor, f"DELETE FROM {PREFIX}outcomes WHERE job_id = ?", (job_id,))
-            return
-        if isinstance(evolved, BackupRow):
-            self._put_backup(cursor, evolved)
-        else:
-            self._put_restore(cursor, evolved)
-        if isinstance(event, PROGRESS_EVENTS):
-            outcome = outcome_row(event, position)
-            self._exec(
-                cursor,
-                insert(f"{PREFIX}outcomes", OUTCOME_COLUMNS),
-                to_params(outcome, OUTCOME_COLUMNS),
-            )
-
-    def _put_backup(self, cursor: Any, row: BackupRow) -> None:
-        self._exec(
-            cursor, upsert(f"{PREFIX}backups", BACKUP_COLUMNS, "id"), to_params(row, BACKUP_COLUMNS)
-        )
-
-    def _put_restore(self, cursor: Any, row: RestoreRow) -> None:
-        self._exec(
-            cursor,
-            upsert(f"{PREFIX}restores", RESTORE_COLUMNS, "id"),
-            to_params(row, RESTORE_COLUMNS),
-        )
+        backups = [r for r in pending.jobs.values() if isinstance(r, BackupRow)]
+        restores = [r for r in pending.jobs.values() if isinstance(r, RestoreRow)]
+        if backups:
+            params = [to_params(r, BACKUP_COLUMNS) for r in backups]
+            cursor.executemany(self._sql(_statement("backups")), params)
+        if restores:
+            params = [to_params(r, RESTORE_COLUMNS) for r in restores]
+            cursor.executemany(self._sql(_statement("restores")), params)
 
     # ------------------------------------------------------------------ queries
     def backup(self, backup_id: str) -> BackupRow | None:
-        return self._one(BackupRow, f"SELECT * FROM {PREFIX}backups WHERE id = ?", (backup_id,))
+        return self._cached_one(f"SELECT * FROM {PREFIX}backups WHERE id = ?", backup_id)
 
     def backup_by_reference(self, reference_id: str) -> BackupRow | None:
-        return self._one(
-            BackupRow, f"SELECT * FROM {PREFIX}backups WHERE reference_id = ?", (reference_id,)
+        return self._cached_one(
+            f"SELECT * FROM {PREFIX}backups WHERE reference_id = ?", reference_id
         )
 
     def backups_by_id_pattern(self, pattern: str) -> list[BackupRow]:
         """Backups whose id matches a LIKE ``pattern`` (the QRadar dialect's Long ids)."""
         rows = self._rows(f"SELECT * FROM {PREFIX}backups WHERE id LIKE ?", (pattern,))
         return [BackupRow.model_validate(r) for r in rows]
+
+    def cached_backup(self, id_or_reference: str) -> BackupRow | None:
+        """The poll row of a backup if it is in memory (no I/O: callable on the event loop);
+        None means "ask ``backup`` / ``backup_by_reference``", not "no such backup"."""
+        return self.row_cache.get(id_or_reference) if self.row_cache is not None else None
+
+    def _cached_one(self, statement: str, key: str) -> BackupRow | None:
+        if self.row_cache is None:
+            return self._one(BackupRow, statement, (key,))
+        found = self.row_cache.get(key)
+        if found is not None:
+            return found
+        generation = self.row_cache.generation
+        row = self._one(BackupRow, statement, (key,))
+        if row is not None:
+            self.row_cache.put(row, generation)
+        return row
 
     def latest_backup(self, tenant_id: str, group_id: str) -> BackupRow | None:
         return self._one(
@@ -331,6 +416,18 @@ class ViewsMixin:
         rows = self._rows(f"SELECT * FROM {PREFIX}restores ORDER BY created_at DESC, id DESC")
         return [RestoreRow.model_validate(r) for r in rows]
 
+    def job_timings(self) -> list[tuple[str, str, str, str | None]]:
+        """(kind, status, created_at, ended_at) of every backup and restore, ISO times: what
+        /metrics needs, without loading whole rows."""
+        rows = [
+            ("backup", r)
+            for r in self._rows(f"SELECT status, created_at, ended_at FROM {PREFIX}backups")
+        ] + [
+            ("restore", r)
+            for r in self._rows(f"SELECT status, created_at, ended_at FROM {PREFIX}restores")
+        ]
+        return [(kind, r["status"], str(r["created_at"]), r["ended_at"]) for kind, r in rows]
+
     def audit(self, aggregate_id: str) -> list[AuditRow]:
         rows = self._rows(
             f"SELECT * FROM {PREFIX}audit WHERE aggregate_id = ? ORDER BY version",
@@ -393,7 +490,12 @@ def _where(filters: BackupFilters) -> tuple[str, tuple[Any, ...]]:
 
 
 class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
-    """The views in their own SQLite file (the library's table names are fixed per file)."""
+    """The views in their own SQLite file (the library's table names are fixed per file).
+    Its server's runner is its only writer, so poll rows may be cached in memory."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.row_cache = BackupRowCache()
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.view_statements()]
@@ -408,11 +510,24 @@ class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
 
     @contextmanager
     def _transaction(self, commit: bool) -> Iterator[Any]:
-        with self.datastore.transaction(commit=commit) as cursor:
-            yield cursor
+        with self.datastore.get_connection(commit=commit) as connection:
+            _relax_sync(connection)
+            with connection.transaction(commit=commit) as cursor:
+                yield cursor
 
     def _track(self, cursor: Any, tracking: Tracking) -> None:
         self._insert_tracking(cursor, tracking)
+
+
+def _relax_sync(connection: SQLiteConnection) -> None:
+    """``synchronous=NORMAL`` on the views' own file: in WAL mode a commit is then atomic
+    and survives a crash of the process, but is not fsynced one by one. The views are
+    derived data: after a power cut they come back at an earlier, consistent position
+    (each event's rows and its tracking record are one transaction) and the runner
+    re-applies the rest from the durable event log. The events file keeps FULL."""
+    if not getattr(connection, "rewind_relaxed", False):
+        connection._sqlite_conn.execute("PRAGMA synchronous=NORMAL")
+        connection.rewind_relaxed = True  # type: ignore[attr-defined]
 
 
 class PostgresViews(ViewsMixin, PostgresTrackingRecorder):
@@ -432,6 +547,27 @@ class PostgresViews(ViewsMixin, PostgresTrackingRecorder):
         with self.datastore.transaction(commit=commit) as cursor:
             cursor.execute(f"SET LOCAL search_path TO {self.datastore.schema}")
             yield cursor
+
+    def _unapplied(
+        self, cursor: Any, batch: list[tuple[Any, Tracking]]
+    ) -> list[tuple[Any, Tracking]]:
+        """Scale-out: every API process runs a projection into these same tables. Writers
+        take one transaction-level advisory lock first (so two of them never interleave
+        row locks and deadlock), then skip the positions another process has applied. A
+        process that is behind sees that before taking the lock, and does not wait for it.
+        """
+        last = batch[-1][1]
+        if not _after(self._applied(cursor, last), last):
+            return []
+        key = zlib.crc32(f"rewind-views:{self.datastore.schema}".encode())
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        applied = self._applied(cursor, last)
+        return [(event, tracking) for event, tracking in batch if _after(applied, tracking)]
+
+    def _applied(self, cursor: Any, tracking: Tracking) -> int | None:
+        cursor.execute(self.max_tracking_id_statement, (tracking.application_name,))
+        applied: int | None = _scalar(cursor.fetchone())
+        return applied
 
     def _track(self, cursor: Any, tracking: Tracking) -> None:
         self._insert_tracking(cursor, tracking)

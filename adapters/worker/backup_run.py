@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any
 
@@ -38,6 +38,7 @@ from adapters.worker.entities import (
     WorkItem,
 )
 from adapters.worker.manifest_builder import build_manifest
+from adapters.worker.progress_batch import ProgressBatcher
 from adapters.worker.scope_listing import ScopeLister, ScopeUnavailable, work_items
 from domain.application import JobHandle
 from domain.backup import Backup
@@ -49,6 +50,7 @@ from domain.errors import (
     UnknownHost,
 )
 from domain.host import HostSettings
+from domain.progress import ProgressRecord
 
 CANCEL_GRACE_S = 0.5
 """How long in-flight entities may take to finish once a stop is asked for; a cancelled
@@ -90,6 +92,7 @@ class BackupRun:
         self._crash: BaseException | None = None
         self._base = NO_BASE
         self.log = log.bind(job_id=str(handle.job.id), worker_id=handle.worker_id)
+        self._progress = ProgressBatcher(handle)
 
     @property
     def backup(self) -> Backup:
@@ -196,26 +199,16 @@ class BackupRun:
             await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _record(self, key: str, result: EntityResult) -> None:
-        if result.outcome == "success":
-            assert result.digest is not None
-            await self._command(
-                self.handle.record_success,
-                key,
-                result.digest,
-                result.successful_calls,
-                result.error_calls,
-                result.unchanged,
-            )
-        elif result.outcome == "error":
-            await self._command(
-                self.handle.record_error,
-                key,
-                result.message,
-                result.successful_calls,
-                result.error_calls,
-            )
-        else:
-            await self._command(self.handle.record_ignored, key, result.message)
+        record = ProgressRecord(
+            key=key,
+            outcome=result.outcome,
+            digest=result.digest,
+            message=result.message,
+            successful_calls=result.successful_calls,
+            error_calls=result.error_calls,
+            unchanged=result.unchanged,
+        )
+        await self._guarded(self._progress.record(record), "record_outcomes")
 
     # ----------------------------------------------------------------- endings
     async def _conclude(self) -> None:
@@ -278,8 +271,12 @@ class BackupRun:
     async def _command(self, command: Callable[..., Any], *args: Any) -> bool:
         """Run a handle command in a thread. False when the job refused it because it is no
         longer ours to change; the run then halts (to acknowledge a cancel, or quietly)."""
+        return await self._guarded(asyncio.to_thread(command, *args), command.__name__)
+
+    async def _guarded(self, step: Awaitable[Any], name: str) -> bool:
+        """Await a step that changes the job; False (and halt) when the job refused it."""
         try:
-            await asyncio.to_thread(command, *args)
+            await step
             return True
         except EntityAlreadyRecorded:
             return True  # recorded before (a resumed job re-listing its scope): nothing to do
@@ -289,6 +286,6 @@ class BackupRun:
             job = await asyncio.to_thread(self.handle.refresh)
             self._set_halt(_Halt.CANCEL if job.status == "CANCELLING" else _Halt.LOST)
         except DomainError as error:
-            self.log.warning("command refused", command=command.__name__, error=error.message)
+            self.log.warning("command refused", command=name, error=error.message)
             self._set_halt(_Halt.LOST)
         return False

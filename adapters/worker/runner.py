@@ -39,7 +39,9 @@ from uuid import UUID
 import structlog
 
 from adapters.artifacts import ArtifactStore
-from adapters.pbx_client import PbxClient
+from adapters.artifacts.blobs import StoreStats
+from adapters.pbx_client import PbxCallStats, PbxClient
+from adapters.process_metrics import register_worker
 from adapters.secrets import Sealer, open_credentials
 from adapters.worker.backup_run import BackupRun
 from adapters.worker.restore_run import WAITING, RestoreRun, safety_backup_problem
@@ -111,6 +113,7 @@ class Worker:
         self._passes = 0
         self._idle = False
         self.log = log.bind(worker_id=worker_id)
+        register_worker(self)
 
     # ----------------------------------------------------------------- public API
     async def run(self) -> None:
@@ -173,6 +176,19 @@ class Worker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def pbx_stats(self) -> PbxCallStats:
+        """This worker's PBX call totals, over every PBX it talks to (for /metrics)."""
+        totals = [client.stats for client in list(self._clients.values())]
+        return PbxCallStats(
+            successful_calls=sum(t.successful_calls for t in totals),
+            error_calls=sum(t.error_calls for t in totals),
+            retries=sum(t.retries for t in totals),
+            not_found=sum(t.not_found for t in totals),
+        )
+
+    def artifact_stats(self) -> StoreStats:
+        return self.artifacts.stats
 
     # ----------------------------------------------------------------- one pass
     async def _pass(self) -> None:
@@ -246,10 +262,15 @@ class Worker:
             return
         self.tracker.observe(job)
         kind = job.job_kind
-        self.log.info(f"{kind} resumed" if resume else f"{kind} claimed", job_id=str(job_id))
+        self.log.info(
+            f"{kind} resumed" if resume else f"{kind} claimed", **job_log_context(job)
+        )
         stop = asyncio.Event()
         runner = self._run_restore if kind == "restore" else self._run_backup
-        run = _Run(stop, asyncio.create_task(runner(job_id, stop)))
+        # The run's task copies this context: its log lines carry the job and the id of the
+        # HTTP request that asked for it.
+        with structlog.contextvars.bound_contextvars(**job_log_context(job)):
+            run = _Run(stop, asyncio.create_task(runner(job_id, stop)))
         self._runs[job_id] = run
         run.task.add_done_callback(lambda _: self._ended(job_id))
 
@@ -368,6 +389,15 @@ class Worker:
         self._wake = None
         self._loop = None
         self.log.info("worker stopped")
+
+
+def job_log_context(job: Job) -> dict[str, str]:
+    """The job's id and, when an HTTP request asked for it, that request's id."""
+    context = {"job_id": str(job.id)}
+    request_id = getattr(getattr(job, "spec", None), "request_id", None)
+    if request_id:
+        context["request_id"] = request_id
+    return context
 
 
 __all__ = ["Worker"]

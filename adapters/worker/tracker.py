@@ -115,7 +115,13 @@ class JobTracker:
                     continue
                 job_id = UUID(entry.aggregate_id)
                 if entry.type in PROGRESS_TYPES:
-                    self._note_progress(job_id, entry.version, entry.time)
+                    # A job waiting for its reload gets its whole state then. Noting the
+                    # progress now would raise the known version past the lifecycle event
+                    # the reload is for, and the reload would be dropped as "not newer": a
+                    # job claimed and then orphaned by a dead worker stayed INITIALIZING
+                    # here, and no other worker ever resumed it.
+                    if job_id not in stale:
+                        self._note_progress(job_id, entry.version, entry.time)
                 elif entry.type in ENDING_TYPES:
                     stale.pop(job_id, None)
                     self._forget(job_id, entry.version)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.http import wait_for
+from tests.support.http import wait_backup_finished
 from tests.support.openapi import checked_call as call
 from tests.support.openapi import register_document
 from tests.support.processes import start_serve
@@ -38,12 +38,7 @@ def _events(data_dir: Path) -> int:
 
 
 def _finished(base: str, backup_id: str) -> dict[str, Any]:
-    def done() -> dict[str, Any] | None:
-        _, view, _ = call("GET", f"{base}/api/v1/backups/{backup_id}", TOKEN)
-        return view if view["status"] in ("SUCCESS", "FAILED") else None
-
-    result: dict[str, Any] = wait_for(done, timeout=60)
-    return result
+    return wait_backup_finished(base, TOKEN, backup_id)
 
 
 def test_health_needs_no_token_and_everything_else_does(server: tuple[str, Path]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -9,6 +10,9 @@ import pytest
 from aiohttp import web
 
 from adapters.sandbox import SandboxConfig, start_sandbox
+from domain.application import RewindApplication
+from projections.service import ViewsService
+from tests.support.stores import StoreTarget
 
 SandboxFactory = Callable[..., Awaitable[str]]
 
@@ -35,3 +39,20 @@ async def sandbox_factory() -> AsyncIterator[SandboxFactory]:
 async def sandbox_url(sandbox_factory: SandboxFactory) -> str:
     """A small default sandbox: 2 tenants, 2 groups each, 4 users per group, 4 KiB files."""
     return await sandbox_factory(users=4, media_kb=4)
+
+
+@pytest.fixture
+async def service(store: StoreTarget) -> AsyncIterator[tuple[RewindApplication, ViewsService]]:
+    """An application and its running views on each kind of store."""
+    app = store.open()
+    views = ViewsService(store.settings())
+    task = asyncio.create_task(views.run())
+    try:
+        while views.runner is None:
+            await asyncio.sleep(0.01)
+        yield app, views
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        app.close()

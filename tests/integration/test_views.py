@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -14,7 +13,7 @@ from uuid import UUID
 import orjson
 import psycopg
 import pytest
-from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+from eventsourcing.persistence import StoredEvent, Tracking
 
 from adapters.event_store import VIEWS_FILE, application_env
 from domain.application import RewindApplication
@@ -49,22 +48,6 @@ def _seed(app: RewindApplication, groups: int = 3, tenant: str = "t1") -> list[U
 def _log(app: RewindApplication) -> list[tuple[int, Any]]:
     records = app.recorder.select_notifications(start=0, limit=100000, inclusive_of_start=False)
     return [(r.id, app.mapper.to_domain_event(r)) for r in records]
-
-
-@pytest.fixture
-async def service(store: StoreTarget) -> AsyncIterator[tuple[RewindApplication, ViewsService]]:
-    app = store.open()
-    views = ViewsService(store.settings())
-    task = asyncio.create_task(views.run())
-    try:
-        while views.runner is None:
-            await asyncio.sleep(0.01)
-        yield app, views
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        app.close()
 
 
 async def _caught_up(app: RewindApplication, views: ViewsService) -> None:
@@ -154,12 +137,12 @@ def test_applying_a_position_twice_changes_nothing(store: StoreTarget) -> None:
         for position, event in log:
             view.apply_event(event, Tracking(app.name, position))
         before = view.snapshot()
+        # Another API process of a scaled-out deployment may have applied it already: the
+        # second application is skipped (not an error that would stop the projection).
         position, event = log[-1]
-        with pytest.raises(IntegrityError):
-            view.apply_event(event, Tracking(app.name, position))
+        view.apply_event(event, Tracking(app.name, position))
         position, event = log[3]
-        with pytest.raises(IntegrityError):
-            view.apply_event(event, Tracking(app.name, position))
+        view.apply_event(event, Tracking(app.name, position))
         assert view.snapshot() == before
     finally:
         app.close()

@@ -66,3 +66,16 @@ def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.05) -> A
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+def wait_backup_finished(
+    base: str, token: str, backup_id: str, timeout: float = 60.0
+) -> dict[str, Any]:
+    """GET the backup until it is SUCCESS or FAILED; its view then."""
+
+    def done() -> dict[str, Any] | None:
+        _, view, _ = call("GET", f"{base}/api/v1/backups/{backup_id}", token)
+        return view if view["status"] in ("SUCCESS", "FAILED") else None
+
+    result: dict[str, Any] = wait_for(done, timeout=timeout)
+    return result

@@ -64,9 +64,17 @@ class Running:
 def start(
     args: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> Running:
+    """``rewind ARGS``."""
+    return spawn([REWIND, *args], env=env, cwd=cwd)
+
+
+def spawn(
+    argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Running:
+    """Any command (the benchmarks start their own helpers with it too)."""
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [REWIND, *args],
+        list(argv),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

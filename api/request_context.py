@@ -1,0 +1,103 @@
+"""Request ids and the command log.
+
+Every request gets an id: the caller's ``X-Request-ID`` when it sent a sane one (so a trace
+spans the client, a proxy and Rewind), a fresh one otherwise. It is bound into structlog's
+context for the whole request (``asyncio.to_thread`` copies it into event-store threads),
+returned in the ``X-Request-ID`` response header, and stored in the spec of a backup or
+restore the request asks for, so the worker that runs the job logs the same id.
+
+Every command (any method but GET, HEAD and OPTIONS) is logged exactly once, after it was
+answered: method, path, status, principal, and the ids in its path and in its answer. Bodies
+and headers are never logged, so neither tokens nor PBX credentials can leak.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+
+from api.auth import PRINCIPAL
+from api.errors import Handler
+
+REQUEST_ID = web.RequestKey("request_id", str)
+HEADER = "X-Request-ID"
+_SANE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+log = structlog.get_logger("rewind.api")
+
+
+def request_id_of(request: web.Request) -> str | None:
+    """The id bound to this request (None outside the middleware, e.g. in unit tests)."""
+    return request.get(REQUEST_ID)
+
+
+def _incoming_id(request: web.Request) -> str:
+    given = request.headers.get(HEADER, "").strip()
+    return given if _SANE.match(given) else uuid.uuid4().hex
+
+
+def _answer_ids(response: web.StreamResponse) -> dict[str, Any]:
+    """``id`` / ``reference_id`` / ``safety_backup_id`` of a JSON answer, when present."""
+    if not isinstance(response, web.Response) or response.content_type != "application/json":
+        return {}
+    body = response.body
+    if not isinstance(body, bytes | bytearray) or len(body) > 65536:
+        return {}
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    keys = ("id", "reference_id", "safety_backup_id", "status")
+    return {f"answer_{k}": data[k] for k in keys if data.get(k) is not None}
+
+
+@web.middleware
+async def request_context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = _incoming_id(request)
+    request[REQUEST_ID] = request_id
+    started = time.perf_counter()
+    response: web.StreamResponse | None = None
+    status = 500
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as error:
+            status = error.status
+            raise
+        finally:
+            if request.method not in READ_METHODS:
+                _log_command(request, response, status, time.perf_counter() - started)
+
+
+def _log_command(
+    request: web.Request, response: web.StreamResponse | None, status: int, seconds: float
+) -> None:
+    answer = _answer_ids(response) if response is not None else {}
+    log.info(
+        "command",
+        method=request.method,
+        path=request.path,
+        status=status,
+        principal=request.get(PRINCIPAL),
+        duration_ms=round(seconds * 1000, 1),
+        **dict(request.match_info),
+        **answer,
+    )
+
+
+async def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: every answer, streamed or not, error or not, names its id."""
+    request_id = request.get(REQUEST_ID)
+    if request_id is not None:
+        response.headers[HEADER] = request_id
