@@ -85,7 +85,9 @@ class Operation:
     (seed 003's ErrorList unless a dialect has its own). ``media``: the success answers'
     media type (not JSON: documented as a string, the model is ignored). ``xml``: success
     answers may also be XML (the APIO dialect). ``public``: no token needed.
-    ``response_headers``: headers of the success answers, by name.
+    ``response_headers``: headers of the success answers, by name. ``also``: other media
+    types the success answers may come in (documented as strings, e.g. a JSON page that
+    streams as ``text/event-stream`` on request).
     """
 
     summary: str
@@ -103,6 +105,7 @@ class Operation:
     description: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     response_headers: Mapping[str, ResponseHeader] = field(default_factory=dict)
+    also: tuple[str, ...] = ()
 
     def models(self) -> Iterator[tuple[ModelType, JsonSchemaMode]]:
         for model in (self.body, self.query, self.path, self.headers):
@@ -303,6 +306,8 @@ def _declared(route: RouteInfo, op: Operation, schemas: _Schemas) -> dict[str, A
         answer: dict[str, Any] = {"description": f"{status}"}
         if model is not None:
             answer["content"] = _content(schemas.ref(model, "serialization"), op.xml, op.media)
+            for media in op.also if status < 300 else ():
+                answer["content"][media] = {"schema": {"type": "string"}}
         if op.response_headers and status < 300:
             answer["headers"] = {
                 name: {"description": h.description, "required": h.required, "schema": h.schema}
