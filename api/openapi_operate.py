@@ -11,13 +11,14 @@ from pydantic import BaseModel, Field
 
 from api.openapi import Operation, ResponseHeader, declare
 from api.routes_events import MAX_POSITION
-from api.schemas import PageQuery
+from api.schemas import FollowQuery
 
 OPS = ("operations",)
 SSE = "text/event-stream"
 FOLLOW = Field(
     default=None,
-    description="Stream (server-sent events) and stay open, sending events as they happen.",
+    description="1, true, yes: stream (server-sent events) and stay open, sending events "
+    "as they happen.",
 )
 
 
@@ -52,7 +53,7 @@ class EventsQuery(BaseModel):
     after: int | None = Field(
         default=None, ge=0, le=MAX_POSITION, description="A log position (exclusive)."
     )
-    follow: Literal["1", "true", "yes"] | None = FOLLOW
+    follow: Literal["0", "1", "true", "false", "yes", "no"] | None = FOLLOW
 
 
 class EventsHeaders(BaseModel):
@@ -61,10 +62,7 @@ class EventsHeaders(BaseModel):
     )
 
 
-class BackupEventsQuery(PageQuery):
-    """Paging of the JSON page; ``follow`` streams instead (with /api/v1/events' filters)."""
-
-    follow: Literal["1", "true", "yes"] | None = FOLLOW
+BackupEventsQuery = FollowQuery
 
 
 def declare_operations() -> None:
