@@ -34,16 +34,13 @@ def _admin(
     declare(method, route, Operation(summary, responses, tags=(tag,), **kw))
 
 
+def _create(route: str, summary: str, answer: ModelType, body: ModelType) -> None:
+    _admin("POST", route, summary, {201: answer}, body=body, body_required=True)
+
+
 def declare_plans() -> None:
     one = f"{PLANS}/{{plan_id}}"
-    _admin(
-        "POST",
-        PLANS,
-        "create and deploy a plan",
-        {201: PlanView},
-        body=PlanFields,
-        body_required=True,
-    )
+    _create(PLANS, "create and deploy a plan", PlanView, PlanFields)
     _admin("GET", PLANS, "list plans", {200: Page[PlanView]}, query=PageQuery)
     _admin("GET", one, "one plan", {200: PlanView})
     _admin(
@@ -57,14 +54,7 @@ def declare_plans() -> None:
 
 
 def declare_tokens() -> None:
-    _admin(
-        "POST",
-        TOKENS,
-        "issue a token (its secret is in this answer only)",
-        {201: IssuedToken},
-        body=TokenRequest,
-        body_required=True,
-    )
+    _create(TOKENS, "issue a token (its secret is in this answer only)", IssuedToken, TokenRequest)
     _admin("GET", TOKENS, "list tokens, newest first", {200: Page[TokenView]}, query=PageQuery)
     _admin("DELETE", f"{TOKENS}/{{token_id}}", "revoke a token (idempotent)", {200: TokenView})
 

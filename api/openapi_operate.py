@@ -4,14 +4,14 @@ text), the live event feed (a JSON page, or ``text/event-stream``) and backup ar
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.openapi import Operation, ResponseHeader, declare
+from api.openapi import Operation, ResponseHeader, declare, variant
 from api.routes_events import MAX_POSITION
 from api.schemas import FollowQuery
+from projections.rows import AuditRow
 
 OPS = ("operations",)
 SSE = "text/event-stream"
@@ -22,24 +22,22 @@ FOLLOW = Field(
 )
 
 
-class EventItem(BaseModel):
-    """One event of the log: its position, aggregate, type, version, time, principal and
-    payload (the event's own fields)."""
-
-    position: int
-    aggregate_id: str
-    type: str
-    version: int
-    time: datetime
-    principal: str | None
-    payload: dict[str, Any]
+EventItem = variant(
+    "EventItem",
+    "One event of the log: its position, aggregate, type, version, time, principal and "
+    "payload (the event's own fields).",
+    AuditRow,
+    exclude=("payload",),
+    forbid=False,
+    add={"payload": (dict[str, Any], ...)},
+)
 
 
 class EventsPage(BaseModel):
     """GET /api/v1/events as JSON: the events after ``after`` (at most 500), and the cursor
     to send as ``after`` next."""
 
-    items: list[EventItem]
+    items: list[EventItem]  # type: ignore[valid-type]
     next_after: int
 
 
