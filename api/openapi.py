@@ -166,8 +166,8 @@ def undeclared_routes(app: web.Application) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------------- derived models
 def _drop_null_defaults(schema: dict[str, Any]) -> None:
-    """The ``default: null`` ``optional`` gives a field that cannot be null says nothing
-    true: leave it out of the schema."""
+    """``optional`` gives every field a default of null, which a field that cannot be null
+    must not claim in the document: leave such defaults out of the schema."""
     for prop in schema.get("properties", {}).values():
         if prop.get("default", ...) is None:
             del prop["default"]
