@@ -13,9 +13,7 @@ from domain.host import HostSettings
 from domain.scope import Scope
 from projections.service import ViewsService
 from projections.views import BackupFilters
-from tests.integration.test_views import _caught_up, _log, _seed, service
-
-__all__ = ["service"]  # the fixture, shared with test_views
+from tests.integration.test_views import _caught_up, _log, _seed
 
 
 def _more(app: RewindApplication) -> tuple[UUID, UUID]:
