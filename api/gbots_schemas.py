@@ -11,19 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    RootModel,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from adapters.cron import check_cron, next_tick
-from api.schemas import check_backup_name
+from adapters.restore_diff import StateDiff
+from api.openapi import variant
+from api.schemas import RestoreRequest, check_backup_name
 from domain.backup import BackupSpec
 from domain.catalogue import (
     GROUP_ENTITIES,
@@ -373,3 +376,73 @@ class ScheduleView(BaseModel):
             created_at=plan.created_on,
             updated_at=plan.modified_on,
         )
+
+
+# ---------------------------------------------------------------------- answers built by hand
+# The handlers build these answers as dicts; the models say what they hold (OpenAPI).
+
+
+class GbotsError(BaseModel):
+    """General Bots' error object: the message(s), and the HTTP status again."""
+
+    error: str
+    code: int
+
+
+class BackupList(RootModel[list[BackupView]]):
+    """GET /api/v1/backup/list: newest first (``X-Total-Count``: how many match)."""
+
+
+class BackupDeleted(BaseModel):
+    """DELETE /api/v1/backup/{backup_id}: DELETING, or CANCELLING while it runs."""
+
+    backup_id: str
+    status: str
+
+
+class RestoreAccepted(BaseModel):
+    """POST /api/v1/backup/restore/{backup_id}: the restore job, started."""
+
+    job_id: str
+    status: str
+    backup_id: str
+    target: str
+    safety_backup_id: str | None
+
+
+class RestoreDryRun(BaseModel):
+    """POST /api/v1/backup/restore/{backup_id} with ``dry_run``: what a restore would change
+    on the target (nothing written)."""
+
+    backup_id: str
+    target: str
+    existing: Literal["update", "skip"]
+    whole_group: bool
+    diff: StateDiff
+    dry_run: Literal[True]
+
+
+class ScheduleList(RootModel[list[ScheduleView]]):
+    """GET /api/v1/backup/schedule: the plans that have a cron."""
+
+
+class ScheduleDeleted(BaseModel):
+    schedule_id: int
+    deleted: Literal[True]
+
+
+RestoreBody = variant(
+    "GbotsRestoreBody",
+    RestoreOptions.__doc__ or "",
+    RestoreRequest,
+    exclude=NOT_IN_BODY,
+    add={"target": (str | None, Field(default=None, description="A registered host id."))},
+)
+"""The restore body as RestoreOptions reads it (its extra fields are the native request's)."""
+
+ScheduleChanges = variant(
+    "ScheduleChanges",
+    "PUT /api/v1/backup/schedule/{schedule_id}: the fields to change (ScheduleRequest's).",
+    ScheduleRequest,
+    optional=True,
+)

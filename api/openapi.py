@@ -19,12 +19,13 @@ serialization mode), never written by hand.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from copy import copy
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, RootModel
+from pydantic import BaseModel, ConfigDict, RootModel, create_model
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from domain.application import SW_VERSION
@@ -65,6 +66,15 @@ ANY_TOKEN: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES
 
 
 @dataclass(frozen=True)
+class ResponseHeader:
+    """A header of the success answers (``Content-Range``, ``X-Total-Count``)."""
+
+    schema: Mapping[str, Any]
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
 class Operation:
     """What one route takes and answers.
 
@@ -75,6 +85,9 @@ class Operation:
     (seed 003's ErrorList unless a dialect has its own). ``media``: the success answers'
     media type (not JSON: documented as a string, the model is ignored). ``xml``: success
     answers may also be XML (the APIO dialect). ``public``: no token needed.
+    ``response_headers``: headers of the success answers, by name. ``also``: other media
+    types the success answers may come in (documented as strings, e.g. a JSON page that
+    streams as ``text/event-stream`` on request).
     """
 
     summary: str
@@ -91,6 +104,8 @@ class Operation:
     body_required: bool = False
     description: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    response_headers: Mapping[str, ResponseHeader] = field(default_factory=dict)
+    also: tuple[str, ...] = ()
 
     def models(self) -> Iterator[tuple[ModelType, JsonSchemaMode]]:
         for model in (self.body, self.query, self.path, self.headers):
@@ -147,6 +162,46 @@ def routes_of(app: web.Application) -> list[RouteInfo]:
 
 def undeclared_routes(app: web.Application) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in routes_of(app) if r.operation is None]
+
+
+# ---------------------------------------------------------------------- derived models
+def _drop_null_defaults(schema: dict[str, Any]) -> None:
+    """``optional`` gives every field a default of null, which a field that cannot be null
+    must not claim in the document: leave such defaults out of the schema."""
+    for prop in schema.get("properties", {}).values():
+        if prop.get("default", ...) is None:
+            del prop["default"]
+
+
+def variant(
+    name: str,
+    doc: str,
+    source: ModelType,
+    *,
+    exclude: Iterable[str] = (),
+    optional: bool = False,
+    forbid: bool = True,
+    add: Mapping[str, tuple[Any, Any]] | None = None,
+) -> ModelType:
+    """A model for the document only, made from ``source``'s fields (same types, constraints
+    and descriptions): some left out, the others all optional when ``optional`` (a partial
+    update, a ``fields`` selection), plus ``add``'s. Handlers keep validating with their
+    own models; this one says what they accept or answer."""
+    skipped = set(exclude)
+    fields: dict[str, Any] = {}
+    for key, original in source.model_fields.items():
+        if key in skipped:
+            continue
+        info = copy(original)
+        if optional:
+            info.default, info.default_factory = None, None
+        fields[key] = (info.annotation, info)
+    fields.update(add or {})
+    config = ConfigDict(
+        extra="forbid" if forbid else "ignore", json_schema_extra=_drop_null_defaults
+    )
+    model: ModelType = create_model(name, __config__=config, __doc__=doc, **fields)
+    return model
 
 
 # ---------------------------------------------------------------------- schema helpers
@@ -251,6 +306,13 @@ def _declared(route: RouteInfo, op: Operation, schemas: _Schemas) -> dict[str, A
         answer: dict[str, Any] = {"description": f"{status}"}
         if model is not None:
             answer["content"] = _content(schemas.ref(model, "serialization"), op.xml, op.media)
+            for media in op.also if status < 300 else ():
+                answer["content"][media] = {"schema": {"type": "string"}}
+        if op.response_headers and status < 300:
+            answer["headers"] = {
+                name: {"description": h.description, "required": h.required, "schema": h.schema}
+                for name, h in op.response_headers.items()
+            }
         responses[str(status)] = answer
     responses["default"] = {
         "description": (op.errors.__doc__ or "errors").strip().splitlines()[0],

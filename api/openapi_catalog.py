@@ -19,6 +19,7 @@ from adapters.restore_diff import StateDiff
 from api import schemas as native
 from api.apio_schemas import EmptyRequest, ListRequest, ReadRequest, StartRequest
 from api.openapi import ModelType, Operation, Page, declare
+from api.openapi_operate import SSE, BackupEventsQuery, EventsHeaders
 from api.routes_apio import BASE
 from api.routes_lifecycle import VerifyView
 from domain.audit import AuditEntry
@@ -39,6 +40,8 @@ class Readiness(BaseModel):
 
     status: Literal["ready", "not ready"]
     checks: dict[str, str]
+    projection_lag: int | None = None
+    """Events the views are behind the store (null when the store cannot be read)."""
     view_restarts: int
     views_error: str | None = None
 
@@ -169,9 +172,11 @@ def _native_all() -> None:
     _native(
         "GET",
         f"{b}/{{backup_id}}/events",
-        "a backup's audit trail",
+        "a backup's audit trail (streamed as server-sent events on request)",
         {200: Page[AuditItem]},
-        query=native.PageQuery,
+        query=BackupEventsQuery,
+        headers=EventsHeaders,
+        also=(SSE,),
     )
     _native(
         "GET",
@@ -245,3 +250,8 @@ def _apio_all() -> None:
 
 _native_all()
 _apio_all()
+
+# The dialects and routes added after this registry declare themselves in their own modules.
+import api.openapi_admin  # noqa: E402
+import api.openapi_gbots  # noqa: E402
+import api.openapi_qradar  # noqa: E402, F401

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from adapters.cron import check_cron
+from api.openapi import variant
 from api.schemas import Strict, _check_entities
 from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES, BackupKind, BackupType, OutputFormat
 from domain.plan import OverlapPolicy, PlanSettings
@@ -140,3 +141,12 @@ class PlanView(BaseModel):
     last_tick: datetime | None
     last_backup_id: str | None
     last_skip_reason: str | None
+
+
+PlanChanges = variant(
+    "PlanChanges",
+    "PUT /api/v1/plans/{plan_id}: the fields to change (PlanFields'); the others are kept "
+    "from the current version (staged, else deployed); ``null`` clears an optional one.",
+    PlanFields,
+    optional=True,
+)

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import structlog
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from api.errors import BadRequest, register_error_shape
 from api.qradar_fields import FieldsError
@@ -71,6 +71,26 @@ UNEXPECTED_MESSAGES: dict[Operation, str] = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class HttpResponse(BaseModel):
+    """The status again, with its standard reason phrase."""
+
+    code: int
+    message: str
+
+
+class QRadarErrorAnswer(BaseModel):
+    """QRadar's error object (seed 001).
+
+    The unique code, its documented message, what was wrong with this very request, and
+    the field or header at fault (``details.field``)."""
+
+    http_response: HttpResponse
+    code: int
+    message: str
+    description: str
+    details: dict[str, Any]
 
 
 class QRadarError(Exception):
@@ -159,3 +179,4 @@ def _middleware_error(status: int, messages: list[str], code: int | None) -> web
 
 
 register_error_shape("/api/backup_and_restore/", _middleware_error)
+register_error_shape("/api/config/deployment/hosts", _middleware_error)

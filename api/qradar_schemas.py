@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, RootModel
 
+from api.openapi import variant
 from api.qradar_errors import QRadarError, invalid
 from api.qradar_fields import FieldTree
 from api.qradar_ids import host_long_id, long_id
@@ -25,8 +26,9 @@ from projections.rows import BackupRow
 NAME_MAX = 100
 DESCRIPTION_MAX = 255
 _NAME_CHARS = re.compile(r"^[A-Za-z0-9_.\-]+$")
-_RANGE = re.compile(r"^\s*items\s*=\s*(\d+)\s*-\s*(\d+)\s*$")
+_RANGE = re.compile(r"^\s*items\s*=\s*([0-9]+)\s*-\s*([0-9]+)\s*$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+RANGE_CAP = 10**15
 
 
 def epoch_ms(moment: datetime | None) -> int | None:
@@ -107,6 +109,97 @@ class QRadarHost(BaseModel):
             data_backups_configured=flags.data_backups_configured,
             rewind_host_id=host.host_id,
         )
+
+
+QRadarBackupFields = variant(
+    "QRadarBackupFields",
+    "A backup with only the fields ``fields`` named.",
+    QRadarBackup,
+    optional=True,
+)
+QRadarHostFields = variant(
+    "QRadarHostFields", "A host with only the fields ``fields`` named.", QRadarHost, optional=True
+)
+
+
+class QRadarBackupAnswer(RootModel[QRadarBackup | QRadarBackupFields]):  # type: ignore[valid-type]
+    """A backup: every field, or those ``fields`` named."""
+
+
+class QRadarBackupList(RootModel[list[QRadarBackup] | list[QRadarBackupFields]]):  # type: ignore[valid-type]
+    """Backups, newest first: every field, or those ``fields`` named."""
+
+
+class QRadarHostList(RootModel[list[QRadarHost] | list[QRadarHostFields]]):  # type: ignore[valid-type]
+    """The registered hosts: every field, or those ``fields`` named."""
+
+
+def fields_parameter(model: type[BaseModel]) -> Any:
+    """The ``fields`` parameter of a flat resource: a comma-separated list of its field
+    names (an unknown name is refused with 400)."""
+    names = "|".join(model.model_fields)
+    return Field(
+        default=None,
+        pattern=rf"^ *({names}) *(, *({names}) *)*$",
+        description="Only these fields of the answer, comma-separated, e.g. ``id,name``.",
+    )
+
+
+class FieldsQuery(BaseModel):
+    """``fields`` of a backup as a query parameter (it wins over the header)."""
+
+    fields: str | None = fields_parameter(QRadarBackup)
+
+
+class FieldsHeader(FieldsQuery):
+    """``fields`` of a backup as a header, as seed 001 documents it."""
+
+
+class HostFieldsQuery(BaseModel):
+    """``fields`` of a host as a query parameter (it wins over the header)."""
+
+    fields: str | None = fields_parameter(QRadarHost)
+
+
+class HostFieldsHeader(HostFieldsQuery):
+    """``fields`` of a host as a header."""
+
+
+class CreateHeaders(FieldsHeader):
+    """The create's headers: ``backup_type`` is required."""
+
+    backup_type: Literal["CONFIG", "DATA"] = Field(
+        description="The kind of backup: CONFIG or DATA (any case)."
+    )
+
+
+class ListHeaders(FieldsHeader):
+    """QRadar's ``Range: items=FIRST-LAST`` pages the list (answered with Content-Range)."""
+
+    range: str | None = Field(
+        default=None,
+        alias="Range",
+        pattern=r"^items=[0-9]+-[0-9]+$",
+        description="items=FIRST-LAST, both inclusive, from 0 (e.g. items=0-49).",
+    )
+
+
+class CreateBody(BaseModel):
+    """The create's body as seed 001 documents it (read field by field by ``parse_create``,
+    each problem with its own code); any other field is ignored."""
+
+    name: str = Field(
+        min_length=1, max_length=NAME_MAX, pattern=_NAME_CHARS.pattern, description="Unique."
+    )
+    configuration_id: int = Field(description="A deployed plan (backup configuration).")
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    host_id: int | None = Field(default=None, description="Default: the console.")
+
+
+class IdPath(BaseModel):
+    """A backup's Long id (anything else answers 404, 1001)."""
+
+    id: int = Field(ge=0)
 
 
 def shape_of(model: type[BaseModel]) -> FieldTree:
@@ -215,7 +308,13 @@ def parse_range(header: str | None) -> tuple[int, int] | None:
     match = _RANGE.fullmatch(header)
     if match is None:
         raise invalid(f"Range must look like items=0-49, got {header!r:.40}", field="Range")
-    first, last = int(match.group(1)), int(match.group(2))
+    first, last = _position(match.group(1)), _position(match.group(2))
     if last < first:
         raise invalid(f"Range: {last} is before {first}", field="Range")
     return first, last
+
+
+def _position(digits: str) -> int:
+    """A Range position, at most RANGE_CAP: no list is that long, so a window reaching past
+    it ends there (the database's integers, and int(), would fail on the numbers sent)."""
+    return RANGE_CAP if len(digits) > len(str(RANGE_CAP)) else min(int(digits), RANGE_CAP)

@@ -37,6 +37,8 @@ KEEPALIVE_SECONDS = 15.0
 PAGE = 500
 FINISHED = frozenset({"SUCCESS", "FAILED", "MISSING"})
 KINDS = frozenset({"backup", "restore", "other"})
+MAX_POSITION = (1 << 63) - 1
+"""The database's largest integer: a larger ``after`` would fail in the query (a 500)."""
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,8 @@ def _after(request: web.Request) -> int:
         after = int(raw)
     except ValueError:
         raise BadRequest(400, "after: expected a log position (an integer)") from None
-    if after < 0:
-        raise BadRequest(400, "after: expected a log position >= 0")
+    if not 0 <= after <= MAX_POSITION:
+        raise BadRequest(400, f"after: expected a log position, 0 to {MAX_POSITION}")
     return after
 
 

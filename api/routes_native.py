@@ -19,6 +19,7 @@ from api.schemas import (
     Accepted,
     BackupRequest,
     BackupView,
+    FollowQuery,
     HostRequest,
     HostView,
     ListQuery,
@@ -152,7 +153,7 @@ async def backup_events(request: web.Request) -> web.StreamResponse:
     row = await find_backup_row(services, request.match_info["backup_id"])
     if wants_stream(request):
         return await stream_events(request, job_id=row.id)
-    query = PageQuery.from_request(request)
+    query = FollowQuery.from_request(request)
     entries = await services.query(services.views.view.audit, row.id)
     page = entries[query.offset() : query.offset() + query.pagesize]
     items = [

@@ -10,11 +10,11 @@ token's ``status`` (active, expired, revoked). ``DELETE /api/v1/tokens/{id}`` re
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from aiohttp import web
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from adapters.secrets import hash_token, new_token
 from api.auth import PRINCIPAL, TOKEN_CACHE
@@ -66,6 +66,27 @@ class TokenRequest(Strict):
             expires = datetime.now(UTC) + timedelta(seconds=self.ttl_seconds)
         tenants = None if self.tenants is None else tuple(self.tenants)
         return TokenSpec(name=self.name, role=self.role, tenants=tenants, expires_at=expires)
+
+
+class TokenView(BaseModel):
+    """A token as the API shows it (``token_view``): never its secret, never its hash."""
+
+    id: str
+    name: str
+    role: Role
+    tenants: list[str] | None
+    expires_at: datetime | None
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+    status: Literal["active", "expired", "revoked"]
+
+
+class IssuedToken(TokenView):
+    """POST /api/v1/tokens: the view plus the secret, which no other answer ever shows."""
+
+    token: str
 
 
 def token_view(token: Token, now: datetime) -> dict[str, Any]:

@@ -313,3 +313,10 @@ class RestoreView(BaseModel):
     end_datetime: datetime | None
     failure_reason: str | None
     initiated_by: str
+
+
+class FollowQuery(PageQuery):
+    """A page of a backup's events; ``follow`` (1, true, yes) streams them instead (server-sent
+    events, api.routes_events), so the page's URL may carry it switched off."""
+
+    follow: Literal["0", "1", "true", "false", "yes", "no"] | None = None

@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.http import call, wait_for
+from tests.support.http import call as pbx_call
+from tests.support.http import wait_for
+from tests.support.openapi import checked_call as call
+from tests.support.openapi import register_document
 from tests.support.processes import Running, start_sandbox, start_serve
 
 TOKEN = "gbots-e2e-token"
@@ -53,6 +56,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         data_dir = tmp_path_factory.mktemp("gbots") / "data"
         serve, api = start_serve(data_dir, TOKEN, "--pbx", pbx)
         started.append(serve)
+        register_document(api, TOKEN)
         host = {"id": "staging", "name": "staging", "base_url": staging}
         status, body, _ = call("POST", f"{api}/api/v1/hosts", TOKEN, host)
         assert status == 201, body
@@ -67,7 +71,7 @@ def group(group_id: str) -> dict[str, str]:
 
 
 def export(pbx: str, group_id: str) -> dict[str, Any]:
-    status, body, _ = call("GET", f"{pbx}/1.0/tenants/{TENANT}/groups/{group_id}/_export")
+    status, body, _ = pbx_call("GET", f"{pbx}/1.0/tenants/{TENANT}/groups/{group_id}/_export")
     assert status == 200
     result: dict[str, Any] = body
     return result
@@ -241,9 +245,9 @@ def _vandalise(pbx: str, group_id: str, before: dict[str, Any]) -> None:
     """Change the IVR, delete the call center and a user, as a careless admin would."""
     base = f"{pbx}/1.0/tenants/{TENANT}/groups/{group_id}"
     ivr = {**before["group"]["ivr"], "name": "Changed after the backup"}
-    assert call("PUT", f"{base}/ivr", body=ivr)[0] == 200
-    assert call("DELETE", f"{base}/call_center")[0] == 200
-    assert call("DELETE", f"{base}/users/{sorted(before['users'])[0]}")[0] == 200
+    assert pbx_call("PUT", f"{base}/ivr", body=ivr)[0] == 200
+    assert pbx_call("DELETE", f"{base}/call_center")[0] == 200
+    assert pbx_call("DELETE", f"{base}/users/{sorted(before['users'])[0]}")[0] == 200
 
 
 def test_restore_puts_the_backed_up_group_back(env: Env) -> None:

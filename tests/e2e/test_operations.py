@@ -195,6 +195,8 @@ def test_the_global_feed_filters_by_kind_type_and_tenant(server: tuple[str, Path
     assert none["items"] == []
     status, body, _ = call("GET", f"{base}/api/v1/events?kind=nonsense", TOKEN)
     assert status == 400 and "kind" in body[0]
+    status, body, _ = call("GET", f"{base}/api/v1/events?after={'9' * 25}", TOKEN)
+    assert status == 400 and "after" in body[0]  # beyond any log position (was a 500)
 
 
 def test_a_worker_alone_serves_its_metrics(server: tuple[str, Path, Running]) -> None:

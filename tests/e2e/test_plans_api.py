@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from domain.plan import plan_uuid
-from tests.support.http import call, wait_for
+from tests.support.http import wait_for
+from tests.support.openapi import checked_call as call
+from tests.support.openapi import register_document
 from tests.support.processes import rewind_history, start, start_sandbox, start_serve
 
 TOKEN = "plans-e2e-token"
@@ -33,6 +35,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         else:
             os.environ["REWIND_SCHEDULER_TICK_SECONDS"] = previous
     try:
+        register_document(url, TOKEN)
         yield url
     finally:
         serve.stop()
@@ -178,6 +181,7 @@ def test_rewind_worker_runs_the_scheduler(tmp_path: Path) -> None:
     try:
         serve, url = start_serve(data_dir, TOKEN, "--pbx", pbx, "--no-worker")
         try:
+            register_document(url, TOKEN)
             plan = create(url, name="minutely", cron="* * * * *")
             plan_url = f"{url}/api/v1/plans/{plan['id']}"
             due = at(plan["next_run"])

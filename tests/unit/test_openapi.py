@@ -5,6 +5,7 @@ non-conforming answers."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -133,6 +134,8 @@ def test_header_parameters_own_error_shapes_and_other_media(app: web.Application
 
     app.router.add_get("/api/backup_and_restore/backups", handler)
     app.router.add_get("/metrics", handler)
+    keys = [("GET", "/api/backup_and_restore/backups"), ("GET", "/metrics")]
+    kept = {key: OPERATIONS[key] for key in keys}
     declare(
         "GET",
         "/api/backup_and_restore/backups",
@@ -142,8 +145,7 @@ def test_header_parameters_own_error_shapes_and_other_media(app: web.Application
     try:
         document = build_document(app)
     finally:
-        del OPERATIONS[("GET", "/api/backup_and_restore/backups")]
-        del OPERATIONS[("GET", "/metrics")]
+        OPERATIONS.update(kept)  # the real declarations, for the tests that follow
     qradar = document["paths"]["/api/backup_and_restore/backups"]["get"]
     headers = {p["name"]: p for p in qradar["parameters"] if p["in"] == "header"}
     assert headers["backup_type"]["schema"]["enum"] == ["CONFIG", "DATA"]
@@ -153,3 +155,41 @@ def test_header_parameters_own_error_shapes_and_other_media(app: web.Application
     assert "QRadar" in qradar["responses"]["default"]["description"]
     metrics = document["paths"]["/metrics"]["get"]
     assert metrics["security"] == [] and metrics["responses"]["200"] == {"description": "200"}
+
+
+def test_every_dialect_documents_its_own_parameters_headers_and_media(
+    app: web.Application,
+) -> None:
+    """QRadar's headers and error object, General Bots' error object and total count, a
+    partial update that requires nothing, and the event feed's second media type."""
+    document = build_document(app)
+    paths, schemas = document["paths"], document["components"]["schemas"]
+
+    create = paths["/api/backup_and_restore/backups"]["post"]
+    headers = {p["name"]: p for p in create["parameters"] if p["in"] == "header"}
+    assert headers["backup_type"]["required"] is True
+    assert headers["backup_type"]["schema"]["enum"] == ["CONFIG", "DATA"]
+    assert create["responses"]["default"]["content"][JSON]["schema"]["$ref"].endswith(
+        "/QRadarErrorAnswer"
+    )
+    listing = paths["/api/backup_and_restore/backups"]["get"]
+    assert "Range" in {p["name"] for p in listing["parameters"] if p["in"] == "header"}
+    assert "Content-Range" in listing["responses"]["200"]["headers"]
+    fields = next(p for p in listing["parameters"] if p["name"] == "fields")
+    assert re.fullmatch(fields["schema"]["pattern"], "id, name,status")
+    assert not re.fullmatch(fields["schema"]["pattern"], "id,nmae")
+
+    gbots = paths["/api/v1/backup/list"]["get"]
+    assert gbots["responses"]["200"]["headers"]["X-Total-Count"]["required"] is True
+    error = gbots["responses"]["default"]["content"][JSON]["schema"]["$ref"]
+    assert set(schemas[error.rsplit("/", 1)[-1]]["required"]) == {"error", "code"}
+
+    changes = paths["/api/v1/plans/{plan_id}"]["put"]["requestBody"]["content"][JSON]["schema"]
+    partial = schemas[changes["$ref"].rsplit("/", 1)[-1]]
+    assert "required" not in partial and partial["additionalProperties"] is False
+    assert {"cron", "keep_last", "name"} <= set(partial["properties"])
+    assert partial["properties"]["name"]["maxLength"] == 100  # constraints kept
+
+    feed = paths["/api/v1/events"]["get"]["responses"]["200"]["content"]
+    assert set(feed) == {JSON, "text/event-stream"}
+    assert paths["/metrics"]["get"]["responses"]["200"] == {"description": "200"}

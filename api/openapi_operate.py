@@ -1,0 +1,101 @@
+"""OpenAPI declarations of the operations routes (api.operations): ``/metrics`` (Prometheus'
+text), the live event feed (a JSON page, or ``text/event-stream``) and backup archives
+(``application/x-tar``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from api.openapi import Operation, ResponseHeader, declare, variant
+from api.routes_events import MAX_POSITION
+from api.schemas import FollowQuery
+from projections.rows import AuditRow
+
+OPS = ("operations",)
+SSE = "text/event-stream"
+FOLLOW = Field(
+    default=None,
+    description="1, true, yes: stream (server-sent events) and stay open, sending events "
+    "as they happen.",
+)
+
+
+EventItem = variant(
+    "EventItem",
+    "One event of the log: its position, aggregate, type, version, time, principal and "
+    "payload (the event's own fields).",
+    AuditRow,
+    exclude=("payload",),
+    forbid=False,
+    add={"payload": (dict[str, Any], ...)},
+)
+
+
+class EventsPage(BaseModel):
+    """GET /api/v1/events as JSON: the events after ``after`` (at most 500), and the cursor
+    to send as ``after`` next."""
+
+    items: list[EventItem]  # type: ignore[valid-type]
+    next_after: int
+
+
+class EventsQuery(BaseModel):
+    kind: Literal["backup", "restore", "other"] | None = None
+    type: str | None = Field(default=None, description="An event type or its prefix (Job.).")
+    status: str | None = Field(default=None, description="The job's status now.")
+    tenant_id: str | None = None
+    group_id: str | None = None
+    job_id: str | None = None
+    after: int | None = Field(
+        default=None, ge=0, le=MAX_POSITION, description="A log position (exclusive)."
+    )
+    follow: Literal["0", "1", "true", "false", "yes", "no"] | None = FOLLOW
+
+
+class EventsHeaders(BaseModel):
+    last_event_id: str | None = Field(
+        default=None, alias="Last-Event-ID", pattern="^[0-9]+$", description="As ``after``."
+    )
+
+
+BackupEventsQuery = FollowQuery
+
+
+def declare_operations() -> None:
+    declare(
+        "GET",
+        "/metrics",
+        Operation("Prometheus metrics", {200: None}, media="text/plain", tags=OPS),
+    )
+    declare(
+        "GET",
+        "/api/v1/events",
+        Operation(
+            "the event log: a JSON page, or server-sent events (Accept: text/event-stream or "
+            "follow=1; each message's id is its log position)",
+            {200: EventsPage},
+            query=EventsQuery,
+            headers=EventsHeaders,
+            also=(SSE,),
+            tags=OPS,
+        ),
+    )
+    disposition = ResponseHeader(
+        {"type": "string"}, 'attachment; filename="rewind-<id>.tar"', required=True
+    )
+    declare(
+        "GET",
+        "/api/v1/backups/{backup_id}/archive",
+        Operation(
+            "a backup's manifest, entities and media as one tar (streamed)",
+            {200: None},
+            media="application/x-tar",
+            response_headers={"Content-Disposition": disposition},
+            tags=("native",),
+        ),
+    )
+
+
+declare_operations()
