@@ -135,6 +135,11 @@ def rebuild(app: RewindApplication, view: ViewsMixin, upto: int | None = None) -
     is decoded by the mapper and folded as the live projection folds it."""
     applied = 0
     mapper, name = app.mapper, app.name
+    indexes = [s for s in view.view_statements() if s.startswith("CREATE INDEX")]
+    if view.bulk:  # a fresh copy: build its secondary indexes once, at the end
+        with view._transaction(commit=True) as cursor:
+            for statement in indexes:
+                cursor.execute(f"DROP INDEX IF EXISTS {statement.split()[5]}")
     for page in _pages(app, upto):
         batch: list[tuple[Any, Tracking]] = []
         for position, topic, state, record in page:
@@ -144,6 +149,10 @@ def rebuild(app: RewindApplication, view: ViewsMixin, upto: int | None = None) -
             batch.append((event, Tracking(name, position)))
         view.apply_events(batch)
         applied += len(batch)
+    if view.bulk:
+        with view._transaction(commit=True) as cursor:
+            for statement in indexes:
+                cursor.execute(statement)
     return applied
 
 
