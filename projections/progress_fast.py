@@ -25,6 +25,7 @@ import orjson
 from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
 
+from adapters.serialization import upcast
 from domain.audit import REDACTED
 from domain.job import Job
 from domain.lifecycle import Move
@@ -123,10 +124,12 @@ def read_progress(mapper: Mapper[Any], topic: str, stored: bytes) -> Progress | 
     state = orjson.loads(stored)
     if not isinstance(state, dict):
         return None
-    if state.pop("class_version", 1) != getattr(cls, "class_version", 1):
-        return None  # an older version: the mapper upcasts it
-    if tuple(state) != fields[0] or tuple(map(type, state.values())) != fields[1]:
-        return None  # a field missing, unknown, out of order or of another type
+    upcast(cls, state)  # an older version's payload, brought up to date as the mapper does
+    names, kinds = fields
+    in_order = tuple(state) == names and tuple(map(type, state.values())) == kinds
+    # an upcast may reorder fields; otherwise a field is missing, unknown or of another type
+    if not in_order and {k: type(v) for k, v in state.items()} != dict(zip(names, kinds, strict=True)):
+        return None
     try:
         job_id = _canonical_id(state.pop("originator_id"))
         stamp = state.pop("timestamp")

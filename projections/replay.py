@@ -13,6 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,31 +129,48 @@ def _stored(recorder: Any, record: Any) -> StoredEvent:
     return StoredEvent(recorder.convert_originator_id(originator_id), version, topic, state)
 
 
+def _decode(app: RewindApplication, page: list[Any]) -> list[tuple[Any, Tracking]]:
+    """A page as the batch ``apply_events`` takes: progress events read by the fast path
+    (projections/progress_fast.py), every other event decoded by the mapper."""
+    mapper, name, recorder = app.mapper, app.name, app.recorder
+    return [
+        (
+            read_progress(mapper, topic, state)
+            or mapper.to_domain_event(_stored(recorder, record)),
+            Tracking(name, position),
+        )
+        for position, topic, state, record in page
+    ]
+
+
+def _secondary_indexes(view: ViewsMixin, build: bool) -> None:
+    """Drop (before) or build (after) a fresh copy's secondary indexes: built once at the
+    end, they cost less than kept up to date by every insert."""
+    if not view.bulk:
+        return
+    with view._transaction(commit=True) as cursor:
+        for statement in view.view_statements():
+            if statement.startswith("CREATE INDEX"):
+                name = statement.split()[5]
+                cursor.execute(statement if build else f"DROP INDEX IF EXISTS {name}")
+
+
 def rebuild(app: RewindApplication, view: ViewsMixin, upto: int | None = None) -> int:
     """Apply the log from its start (up to ``upto``) to ``view``; returns events applied.
 
-    Progress events take the fast path (projections/progress_fast.py); every other event
-    is decoded by the mapper and folded as the live projection folds it."""
+    One writer thread applies a batch while this thread reads and decodes the next page
+    (SQLite and psycopg release the GIL while they work); batches are applied one at a
+    time, in log order, each in its own transaction with its tracking record."""
     applied = 0
-    mapper, name = app.mapper, app.name
-    indexes = [s for s in view.view_statements() if s.startswith("CREATE INDEX")]
-    if view.bulk:  # a fresh copy: build its secondary indexes once, at the end
-        with view._transaction(commit=True) as cursor:
-            for statement in indexes:
-                cursor.execute(f"DROP INDEX IF EXISTS {statement.split()[5]}")
-    for page in _pages(app, upto):
-        batch: list[tuple[Any, Tracking]] = []
-        for position, topic, state, record in page:
-            event = read_progress(mapper, topic, state) or mapper.to_domain_event(
-                _stored(app.recorder, record)
-            )
-            batch.append((event, Tracking(name, position)))
-        view.apply_events(batch)
-        applied += len(batch)
-    if view.bulk:
-        with view._transaction(commit=True) as cursor:
-            for statement in indexes:
-                cursor.execute(statement)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-writer") as writer:
+        written = writer.submit(_secondary_indexes, view, False)
+        for page in _pages(app, upto):
+            batch = _decode(app, page)
+            written.result()  # the previous batch is in (or its error raised) before the next
+            written = writer.submit(view.apply_events, batch)
+            applied += len(batch)
+        written.result()
+        writer.submit(_secondary_indexes, view, True).result()
     return applied
 
 

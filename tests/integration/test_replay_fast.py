@@ -108,16 +108,22 @@ def _stored_success(**changes: object) -> bytes:
 def test_the_fast_path_leaves_what_it_cannot_read_exactly_to_the_mapper(
     service: tuple[RewindApplication, ViewsService],
 ) -> None:
-    """Older versions (upcast), wrong types, unknown fields and odd times go the slow way,
-    and a payload it reads gives the audit time the validated event would."""
+    """Older versions are upcast as the mapper does; missing fields, wrong types, unknown
+    fields and odd times go the slow way; a payload it reads gives the audit time the
+    validated event would."""
     app, _ = service
     topic, mapper = get_topic(Job.EntitySucceeded), app.mapper
     read = read_progress(mapper, topic, _stored_success())
     assert read is not None and read.time == "2026-11-23T15:22:42.703306+00:00"
     whole = read_progress(mapper, topic, _stored_success(timestamp="2026-11-23T15:22:42Z"))
     assert whole is not None and whole.time == "2026-11-23T15:22:42+00:00"
+    older = read_progress(mapper, topic, _stored_success(class_version=2, unchanged=None))
+    assert older is not None and older.payload["unchanged"] is False  # upcast v2 -> v3
+    first = _stored_success(class_version=None, successful_calls=None, error_calls=None, calls=4)
+    oldest = read_progress(mapper, topic, first)  # v1: fields reordered by the upcast
+    assert oldest is not None and oldest.outcome_params(7)[5:7] == (4, 0)
     for odd in (
-        {"class_version": 2, "unchanged": None},
+        {"class_version": 3, "unchanged": None},
         {"successful_calls": "1"},
         {"unchanged": 0},
         {"extra": 1},
