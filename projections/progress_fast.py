@@ -68,6 +68,11 @@ FAST_TOPICS: dict[str, tuple[type[Any], tuple[tuple[str, ...], tuple[type, ...]]
 
 
 @cache
+def _as_dict(fields: tuple[tuple[str, ...], tuple[type, ...]]) -> dict[str, type]:
+    return dict(zip(*fields, strict=True))
+
+
+@cache
 def _canonical_id(text: str) -> str:
     """The id as ``str(UUID)`` writes it (what the views store); raises on a bad id."""
     return str(uuid.UUID(text))
@@ -128,7 +133,7 @@ def read_progress(mapper: Mapper[Any], topic: str, stored: bytes) -> Progress | 
     names, kinds = fields
     in_order = tuple(state) == names and tuple(map(type, state.values())) == kinds
     # an upcast may reorder fields; otherwise a field is missing, unknown or of another type
-    if not in_order and {k: type(v) for k, v in state.items()} != dict(zip(names, kinds, strict=True)):
+    if not in_order and {k: type(v) for k, v in state.items()} != _as_dict(fields):
         return None
     try:
         job_id = _canonical_id(state.pop("originator_id"))
