@@ -4,6 +4,13 @@ with ``--check`` compare it with the live views, row by row.
 The rebuild reads the log straight from the recorder in pages (the notification log caps a
 section's size) and applies events in batches of one transaction each. It stops at the live
 views' position, so a check compares like with like even while the log keeps growing.
+
+It is built for speed where that changes nothing a user can see: progress events skip
+pydantic (projections/progress_fast.py), a writer thread applies one batch while the next
+page decodes, and the fresh copy is written without journal or fsync, with its secondary
+indexes built once at the end (``ViewsMixin.bulk``). The live views keep their durability
+and exactly-once tracking; the rebuilt rows equal the live ones (tests/integration/
+test_replay_fast.py).
 """
 
 from __future__ import annotations
@@ -107,9 +114,10 @@ def _pages(app: RewindApplication, upto: int | None) -> Iterator[list[Any]]:
             )
             params = (position, PAGE) if upto is None else (position, upto, PAGE)
             with recorder.datastore.transaction(commit=False) as cursor:
-                cursor.execute(statement, params)
-                rows = [tuple(row) for row in cursor.fetchall()]
-            page: list[Any] = [(r[0], r[1], r[2], r) for r in rows]
+                plain = cursor.sqlite_cursor
+                plain.row_factory = None  # plain tuples: this cursor only, closed below
+                plain.execute(statement, params)
+                page: list[Any] = [(r[0], r[1], r[2], r) for r in plain.fetchall()]
         else:
             notes = recorder.select_notifications(
                 start=position, limit=PAGE, stop=upto, inclusive_of_start=False
