@@ -569,7 +569,9 @@ def _relax_sync(connection: SQLiteConnection) -> None:
 def _bulk_pragmas(connection: SQLiteConnection) -> None:
     """A replay's fresh file: no rollback journal and no fsync per commit. Nothing else
     uses the file while it is rebuilt, a crash leaves only a file to delete, and
-    ``replay.fresh_views`` fsyncs a copy it keeps before anyone may use it."""
+    ``replay.fresh_views`` fsyncs a copy it keeps before anyone may use it. Without a
+    journal a failed batch cannot roll back cleanly: replay then stops with the error and
+    the half-built file is deleted, as it would be anyway."""
     if not getattr(connection, "rewind_bulk", False):
         raw = connection._sqlite_conn
         raw.execute("PRAGMA journal_mode=OFF").fetchall()
