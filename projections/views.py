@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from domain.audit import audit_entry
 from domain.backup import Backup
 from domain.restore import Restore
+from projections.progress_fast import Progress, ProgressTotals
 from projections.row_cache import BackupRowCache
 from projections.rows import (
     PROGRESS_EVENTS,
@@ -95,6 +96,15 @@ class _Pending:
     purged: list[str] = field(default_factory=list)
     audit: list[tuple[Any, ...]] = field(default_factory=list)
     outcomes: list[tuple[Any, ...]] = field(default_factory=list)
+    progress: dict[str, ProgressTotals] = field(default_factory=dict)
+    """Replay only: jobs whose progress events are folded but not yet into their row."""
+
+    def settle(self, job_id: str | None = None) -> None:
+        """Fold pending progress into job rows (of one job, or of all)."""
+        for key in list(self.progress) if job_id is None else [job_id]:
+            totals = self.progress.pop(key, None)
+            if totals is not None:
+                self.jobs[key] = totals.settle()
 
 
 @cache
@@ -142,6 +152,9 @@ class ViewsMixin:
     on_applied: Callable[[int], None] | None = None
     row_cache: BackupRowCache | None = None
     """Poll rows in memory (projections/row_cache.py); only a view with a single writer."""
+    bulk = False
+    """Replay's fresh, throw-away copy: writes need not be durable one by one (see
+    ``_bulk_pragmas``); never set on the live views."""
     has_tracking_id: Callable[[str, int | None], bool]
     """The library's TrackingRecorder method (the concrete views inherit it)."""
 
@@ -261,6 +274,11 @@ class ViewsMixin:
         return row
 
     def _apply(self, cursor: Any, pending: _Pending, event: Any, position: int) -> None:
+        if type(event) is Progress:
+            self._apply_progress(cursor, pending, event, position)
+            return
+        if pending.progress:
+            pending.settle(str(event.originator_id))
         entry = audit_entry(event)
         payload = orjson.dumps(entry.payload, option=orjson.OPT_SORT_KEYS).decode()
         # AUDIT_COLUMNS' order, converted as _cell converts an AuditRow's fields.
@@ -294,8 +312,24 @@ class ViewsMixin:
         if isinstance(event, PROGRESS_EVENTS):
             pending.outcomes.append(to_params(outcome_row(event, position), OUTCOME_COLUMNS))
 
+    def _apply_progress(
+        self, cursor: Any, pending: _Pending, event: Progress, position: int
+    ) -> None:
+        """Replay's fast path (projections/progress_fast.py): the same rows as ``_apply``
+        makes from the validated event, without building it or copying the job's row."""
+        pending.audit.append(event.audit_params(position))
+        totals = pending.progress.get(event.job_id)
+        if totals is None:
+            row = self._job_row(cursor, pending, event.job_id)
+            if row is None:
+                return
+            totals = pending.progress[event.job_id] = ProgressTotals.start(row)
+        totals.add(event)
+        pending.outcomes.append(event.outcome_params(position))
+
     def _flush(self, cursor: Any, pending: _Pending) -> None:
         """Write what a batch changed: audit and outcome rows, purges, then job rows."""
+        pending.settle()
         if pending.audit:
             cursor.executemany(self._sql(_statement("audit")), pending.audit)
         if pending.outcomes:
@@ -512,6 +546,8 @@ class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
     def _transaction(self, commit: bool) -> Iterator[Any]:
         with self.datastore.get_connection(commit=commit) as connection:
             _relax_sync(connection)
+            if self.bulk:
+                _bulk_pragmas(connection)
             with connection.transaction(commit=commit) as cursor:
                 yield cursor
 
@@ -530,6 +566,20 @@ def _relax_sync(connection: SQLiteConnection) -> None:
         connection.rewind_relaxed = True  # type: ignore[attr-defined]
 
 
+def _bulk_pragmas(connection: SQLiteConnection) -> None:
+    """A replay's fresh file: no rollback journal and no fsync per commit. Nothing else
+    uses the file while it is rebuilt, a crash leaves only a file to delete, and
+    ``replay.fresh_views`` fsyncs a copy it keeps before anyone may use it. Without a
+    journal a failed batch cannot roll back cleanly: replay then stops with the error and
+    the half-built file is deleted, as it would be anyway."""
+    if not getattr(connection, "rewind_bulk", False):
+        raw = connection._sqlite_conn
+        raw.execute("PRAGMA journal_mode=OFF").fetchall()
+        raw.execute("PRAGMA synchronous=OFF")
+        raw.execute("PRAGMA cache_size=-65536")
+        connection.rewind_bulk = True  # type: ignore[attr-defined]
+
+
 class PostgresViews(ViewsMixin, PostgresTrackingRecorder):
     """The views beside the events in PostgreSQL."""
 
@@ -546,6 +596,8 @@ class PostgresViews(ViewsMixin, PostgresTrackingRecorder):
     def _transaction(self, commit: bool) -> Iterator[Any]:
         with self.datastore.transaction(commit=commit) as cursor:
             cursor.execute(f"SET LOCAL search_path TO {self.datastore.schema}")
+            if self.bulk:  # replay's throw-away schema: commits need not wait for the WAL
+                cursor.execute("SET LOCAL synchronous_commit TO off")
             yield cursor
 
     def _unapplied(
