@@ -99,6 +99,8 @@ class Ticket(Generic[Q, R]):
     error: BaseException | None = None
     position: int = 0
     """The log position the caller waits for the views to reach (read-your-writes)."""
+    wake: threading.Event = field(default_factory=threading.Event, repr=False)
+    """Set when the ticket is answered, or when its caller is to run the next batch."""
 
     def answer(self) -> R:
         if self.error is not None:
@@ -110,15 +112,17 @@ class Ticket(Generic[Q, R]):
 @dataclass
 class AdmissionQueue(Generic[Q, R]):
     """Requests waiting for the next batch. ``submit`` queues a request and returns once
-    its batch has run: the caller that gets ``lock`` first runs every queued request with
-    ``run_batch`` (which answers each ticket); the others, finding theirs answered when
-    they get the lock in turn, return at once. While one batch is written (fsync), the
-    next one gathers."""
+    its batch has run. One caller at a time leads: it takes every queued request, runs
+    them with ``run_batch`` (under ``lock``, the process's command lock) which answers
+    each ticket, wakes their callers, and hands the lead to the first request that queued
+    meanwhile. The others just wait for their ticket: while one batch is written (fsync),
+    the next one gathers, and no caller spins on the lock."""
 
     lock: threading.RLock
     run_batch: Callable[[list[Ticket[Q, R]]], None]
     _pending: list[Ticket[Q, R]] = field(default_factory=list)
     _guard: threading.Lock = field(default_factory=threading.Lock)
+    _leading: bool = False
 
     def waiting(self) -> int:
         """How many requests wait for the next batch."""
@@ -129,16 +133,32 @@ class AdmissionQueue(Generic[Q, R]):
         ticket: Ticket[Q, R] = Ticket(request)
         with self._guard:
             self._pending.append(ticket)
-        with self.lock:
-            if not ticket.done:
+            follow, self._leading = self._leading, True
+        if follow:
+            ticket.wake.wait()
+            if ticket.done:
+                return ticket
+        self._lead()  # first in, or handed the lead: this ticket is in the batch
+        return ticket
+
+    def _lead(self) -> None:
+        batch: list[Ticket[Q, R]] = []
+        try:
+            with self.lock:  # what queues while another command holds it joins this batch
                 with self._guard:
                     batch, self._pending = self._pending, []
-                try:
-                    self.run_batch(batch)
-                except BaseException as error:  # every caller learns what broke its batch
-                    for other in batch:
-                        if not other.done:
-                            other.error, other.done = error, True
-                    if not isinstance(error, Exception):
-                        raise
-        return ticket
+                self.run_batch(batch)
+        except BaseException as error:  # every caller learns what broke its batch
+            for ticket in batch:
+                if not ticket.done:
+                    ticket.error, ticket.done = error, True
+            if not isinstance(error, Exception):
+                raise
+        finally:
+            for ticket in batch:
+                ticket.wake.set()
+            with self._guard:
+                if self._pending:
+                    self._pending[0].wake.set()  # not done: its caller leads next
+                else:
+                    self._leading = False
