@@ -43,6 +43,15 @@ class WorkingSet:
     def __init__(self) -> None:
         self._batch: dict[UUID, Aggregate] = {}
         self._request: dict[UUID, Aggregate] = {}
+        self._read: dict[UUID, Any] = {}
+
+    def read(self, aggregate_id: UUID, fetch: Callable[[UUID], Any]) -> Any:
+        """An aggregate the batch only reads (the host being backed up): fetched once per
+        batch and shared, not copied, by its requests."""
+        found = self._read.get(aggregate_id)
+        if found is None:
+            found = self._read[aggregate_id] = fetch(aggregate_id)
+        return found
 
     def load(self, aggregate_id: UUID, fetch: Callable[[UUID], Any]) -> Any:
         """The request's copy of ``aggregate_id``; ``fetch`` reads the store (and raises

@@ -131,6 +131,14 @@ class RewindApplication(Application[UUID]):
             return self.repository.get(aggregate_id)
         return working_set.load(aggregate_id, self.repository.get)
 
+    def _read(self, aggregate_id: UUID) -> Any:
+        """An aggregate the caller only reads: from the store or, while this thread decides
+        a batch of backup requests, loaded once for the whole batch."""
+        working_set = current_working_set()
+        if working_set is None:
+            return self.repository.get(aggregate_id)
+        return working_set.read(aggregate_id, self.repository.get)
+
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
             found: Any = self._load(aggregate_id)
@@ -175,7 +183,7 @@ class RewindApplication(Application[UUID]):
 
     def get_host(self, host_id: str) -> Host:
         try:
-            host: Any = self.repository.get(host_uuid(host_id))
+            host: Any = self._read(host_uuid(host_id))
         except AggregateNotFoundError:
             raise UnknownHost(f"The backup host does not exist: {host_id!r}") from None
         assert isinstance(host, Host)

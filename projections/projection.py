@@ -18,3 +18,8 @@ class RewindProjection(Projection[Any]):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         view: ViewsMixin = self.view
         view.apply_event(domain_event, tracking)
+
+    def process_events(self, batch: list[tuple[Any, Tracking]]) -> None:
+        """Several events in one view transaction (projections.batch_runner)."""
+        view: ViewsMixin = self.view
+        view.apply_events(batch)
