@@ -4,6 +4,7 @@ changes nothing for the others of its batch, and the log holds exactly the admit
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing as mp
 import threading
 import time
@@ -12,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -20,6 +22,9 @@ from domain.backup import Backup, BackupSpec
 from domain.errors import DomainError
 from domain.host import HostSettings
 from domain.scope import Scope
+from projections.rows import fold
+from projections.service import ViewsService
+from projections.views import BackupFilters
 from tests.conftest import require_postgres
 from tests.support.stores import StoreTarget, drop_pg_schema, make_pg_schema
 
@@ -239,3 +244,41 @@ def test_two_processes_batching_the_same_groups_end_consistent(pg_store: StoreTa
         assert sorted(str(e.aggregate_id) for e in requested) == sorted(i for _, i in winners)
     finally:
         app.close()
+
+
+async def test_each_caller_of_a_batch_reads_its_own_write(
+    service: tuple[RewindApplication, ViewsService],
+) -> None:
+    """Group-committed requests each learn a log position; once the views reach it, the
+    caller's own backup is there (the views apply the batch's events in one go)."""
+    app, views = service
+    await asyncio.to_thread(
+        app.register_host, "default", HostSettings(name="pbx", base_url="http://pbx"), "a"
+    )
+
+    def command(n: int) -> tuple[UUID, int]:
+        app.reset_saved_position()
+        backup = app.request_backup(BackupSpec(scope=_group(n)), "alice")
+        return backup.id, app.saved_position()
+
+    async def request_and_read(n: int) -> None:
+        backup_id, position = await asyncio.to_thread(command, n)
+        assert position > 0
+        assert await views.waiter.wait(position, timeout=30)
+        row = views.view.backup(str(backup_id))
+        assert row is not None and row.status == "INITIALIZING" and row.group_id == f"g{n}"
+
+    await asyncio.gather(*(request_and_read(n) for n in range(40)))
+    assert await views.waiter.wait(app.current_position(), timeout=30)
+    folded = fold(
+        [
+            (r.id, app.mapper.to_domain_event(r))
+            for r in app.recorder.select_notifications(
+                start=0, limit=100000, inclusive_of_start=False
+            )
+        ]
+    )
+    total, rows = views.view.list_backups(BackupFilters(), 0, 100)
+    assert total == 40
+    assert {r.id: r for r in rows} == folded.backups
+    assert len(views.view.audit_log(0, 10000)) == app.current_position()
