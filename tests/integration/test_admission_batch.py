@@ -8,7 +8,6 @@ import asyncio
 import multiprocessing as mp
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,22 +24,14 @@ from domain.scope import Scope
 from projections.rows import fold
 from projections.service import ViewsService
 from projections.views import BackupFilters
-from tests.conftest import require_postgres
-from tests.support.stores import StoreTarget, drop_pg_schema, make_pg_schema
+from tests.conftest import postgres_store
+from tests.support.stores import StoreTarget
 
 Answer = Backup | DomainError
 
 
 def _group(n: int) -> Scope:
     return Scope(host_id="default", tenant_id="t1", group_id=f"g{n}")
-
-
-@pytest.fixture
-def app(store: StoreTarget) -> Iterator[RewindApplication]:
-    application = store.open()
-    application.register_host("default", HostSettings(name="pbx", base_url="http://pbx"), "a")
-    yield application
-    application.close()
 
 
 def _ask(app: RewindApplication, spec: BackupSpec) -> Answer:
@@ -208,13 +199,8 @@ def _race_in_threads(target: StoreTarget, barrier: Any, results: Any) -> None:
 
 @pytest.fixture
 def pg_store(tmp_path: Path) -> Iterator[StoreTarget]:
-    require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    make_pg_schema(schema)
-    try:
-        yield StoreTarget.postgres(schema, tmp_path / "data")
-    finally:
-        drop_pg_schema(schema)
+    with postgres_store(tmp_path / "data") as target:
+        yield target
 
 
 def test_two_processes_batching_the_same_groups_end_consistent(pg_store: StoreTarget) -> None:
