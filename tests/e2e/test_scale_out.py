@@ -147,7 +147,8 @@ def _whole_log(api: str) -> list[dict[str, Any]]:
 
 def _log_head(api: str) -> int:
     """The event store's newest position (not the views': they may lag behind it)."""
-    with urllib.request.urlopen(f"{api}/metrics", timeout=30) as response:
+    metrics = urllib.request.Request(f"{api}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(metrics, timeout=30) as response:
         for line in response.read().decode().splitlines():
             if line.startswith("rewind_event_log_position "):
                 return int(float(line.split()[1]))
