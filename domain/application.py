@@ -387,6 +387,8 @@ class RewindApplication(Application[UUID]):
                     continue
                 working_set.keep(changed)
                 admitted.append(ticket)
+        if not admitted:
+            return  # every request was refused: nothing to write
         try:
             recordings = self.save(*working_set.changed())
         except IntegrityError:  # refusals too: they were decided against the lost write

@@ -268,3 +268,15 @@ async def test_each_caller_of_a_batch_reads_its_own_write(
     assert total == 40
     assert {r.id: r for r in rows} == folded.backups
     assert len(views.view.audit_log(0, 10000)) == app.current_position()
+
+
+def test_a_batch_refused_whole_writes_nothing(app: RewindApplication) -> None:
+    running = app.request_backup(BackupSpec(scope=_group(1), name="taken"), principal="alice")
+    position = app.current_position()
+    answers = _one_batch(
+        app,
+        [BackupSpec(scope=_group(1)), BackupSpec(scope=_group(2), name="taken")],
+    )
+    assert [a.code for a in answers if isinstance(a, DomainError)] == [1015, 1005]
+    assert app.current_position() == position
+    _assert_log_holds_exactly(app, [running])
