@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,6 +23,15 @@ from projections.service import ViewsService
 
 READ_YOUR_WRITES_TIMEOUT = 5.0
 
+COMMAND_THREADS = 64
+"""Threads for commands, apart from the loop's default pool (a handful of threads on a
+small machine, shared with queries): concurrent backup requests are committed together
+(domain.admission_batch), and a batch can only hold as many requests as there are threads
+waiting in it. A waiting thread costs memory, not CPU."""
+
+PROBE_CONCURRENCY = 32
+"""Calls in flight to a host while checking that a requested tenant or group exists."""
+
 T = TypeVar("T")
 
 
@@ -34,6 +45,9 @@ class Services:
     nudge: Callable[[], None] = lambda: None
     ready: bool = False
     _probes: dict[tuple[str, str | None], PbxClient] = field(default_factory=dict)
+    _commands: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(COMMAND_THREADS, "rewind-command")
+    )
 
     async def run(self, command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run an event-store command off the event loop, wake the worker, and answer only
@@ -44,7 +58,9 @@ class Services:
             result = command(*args, **kwargs)
             return result, self.app.saved_position()
 
-        result, position = await asyncio.to_thread(call)
+        context = contextvars.copy_context()  # the request's log context, as to_thread does
+        loop = asyncio.get_running_loop()
+        result, position = await loop.run_in_executor(self._commands, context.run, call)
         self.nudge()
         if position:
             with READ_YOUR_WRITES_WAIT.time():
@@ -67,38 +83,51 @@ class Services:
     ) -> None:
         """Refuse (404 naming the field) a tenant or group the host does not have. An
         unreachable host is not a reason to refuse: the worker will report it. ``host``
-        supplies the credentials to ask with."""
+        supplies the credentials to ask with. A group is asked about first: when it is
+        there its tenant is too, so the common case is one call; the tenant is asked about
+        only to name the missing field."""
         if tenant_id is None:
             return
-        sealed = None if host is None else host.sealed_credentials
-        client = self._probes.get((base_url, sealed))
-        if client is None:
-            credentials = None if host is None else self.host_credentials(host)
-            client = PbxClient(
-                base_url, attempts=1, timeout_s=3.0, concurrency=4, credentials=credentials
-            )
-            self._probes[(base_url, sealed)] = client
+        client = self._probe_client(base_url, host)
+        if group_id is not None:
+            try:
+                await client.get_json(
+                    f"/1.0/tenants/{tenant_id}/groups/{group_id}/users/", {"_pagesize": 1}
+                )
+                return
+            except PbxNotFound:
+                pass
+            except (PbxCallFailed, PbxError):
+                return
         try:
             await client.get_json(f"/1.0/tenants/{tenant_id}/groups/", {"_pagesize": 1})
         except PbxNotFound:
             raise NotFound(f"tenant_id: the host has no tenant {tenant_id!r}") from None
         except (PbxCallFailed, PbxError):
             return
-        if group_id is None:
-            return
-        try:
-            await client.get_json(
-                f"/1.0/tenants/{tenant_id}/groups/{group_id}/users/", {"_pagesize": 1}
+        if group_id is not None:
+            raise NotFound(f"group_id: tenant {tenant_id!r} has no group {group_id!r}")
+
+    def _probe_client(self, base_url: str, host: HostSettings | None) -> PbxClient:
+        sealed = None if host is None else host.sealed_credentials
+        client = self._probes.get((base_url, sealed))
+        if client is None:
+            credentials = None if host is None else self.host_credentials(host)
+            client = PbxClient(
+                base_url,
+                attempts=1,
+                timeout_s=3.0,
+                concurrency=PROBE_CONCURRENCY,
+                credentials=credentials,
             )
-        except PbxNotFound:
-            raise NotFound(f"group_id: tenant {tenant_id!r} has no group {group_id!r}") from None
-        except (PbxCallFailed, PbxError):
-            return
+            self._probes[(base_url, sealed)] = client
+        return client
 
     async def close(self) -> None:
         for client in self._probes.values():
             await client.close()
         self._probes.clear()
+        await asyncio.to_thread(self._commands.shutdown)
 
 
 SERVICES = web.AppKey("services", Services)

@@ -24,6 +24,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from domain.admission import PlanBackupRequest, check_host_admits, spec_from_plan
+from domain.admission_batch import AdmissionQueue, Ticket, WorkingSet, current_working_set, deciding
 from domain.audit import AuditEntry, audit_entry
 from domain.backup import Backup, BackupSpec
 from domain.errors import (
@@ -88,6 +89,11 @@ class RewindApplication(Application[UUID]):
         the same few guard aggregates (a host's activity, the name index), so running them
         side by side only makes them lose races, back off and retry; concurrent requests
         would then be refused (2009). Races with other processes still retry."""
+        self._admissions: AdmissionQueue[tuple[BackupSpec, str], Backup] = AdmissionQueue(
+            self._command_lock, self._admit_batch
+        )
+        """Concurrent backup requests, decided together and saved in one write (group
+        commit, see domain.admission_batch)."""
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Save, and remember (per thread) the log position of the last event written, so
@@ -117,9 +123,25 @@ class RewindApplication(Application[UUID]):
                 _backoff(attempt)
         raise ConcurrentUpdate("the command kept conflicting with concurrent writes; try again")
 
+    def _load(self, aggregate_id: UUID) -> Any:
+        """The aggregate from the store or, while this thread decides a batch of backup
+        requests, the batch's version of it (see domain.admission_batch)."""
+        working_set = current_working_set()
+        if working_set is None:
+            return self.repository.get(aggregate_id)
+        return working_set.load(aggregate_id, self.repository.get)
+
+    def _read(self, aggregate_id: UUID) -> Any:
+        """An aggregate the caller only reads: from the store or, while this thread decides
+        a batch of backup requests, loaded once for the whole batch."""
+        working_set = current_working_set()
+        if working_set is None:
+            return self.repository.get(aggregate_id)
+        return working_set.read(aggregate_id, self.repository.get)
+
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
-            found: Any = self.repository.get(aggregate_id)
+            found: Any = self._load(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"{what} {aggregate_id} not found") from None
         if not isinstance(found, cls):
@@ -128,7 +150,7 @@ class RewindApplication(Application[UUID]):
 
     def _get_or_open(self, cls: type[A], aggregate_id: UUID, **init: Any) -> A:
         try:
-            found: Any = self.repository.get(aggregate_id)
+            found: Any = self._load(aggregate_id)
         except AggregateNotFoundError:
             return cls(**init)
         assert isinstance(found, cls)
@@ -161,7 +183,7 @@ class RewindApplication(Application[UUID]):
 
     def get_host(self, host_id: str) -> Host:
         try:
-            host: Any = self.repository.get(host_uuid(host_id))
+            host: Any = self._read(host_uuid(host_id))
         except AggregateNotFoundError:
             raise UnknownHost(f"The backup host does not exist: {host_id!r}") from None
         assert isinstance(host, Host)
@@ -334,7 +356,14 @@ class RewindApplication(Application[UUID]):
     # ----------------------------------------------------------------- backups
     def request_backup(self, spec: BackupSpec, principal: str) -> Backup:
         """Admit a backup: checks the host, the scope guard (1015/1016, force_backup) and the
-        name guard (1005), and saves the backup with its guards in one write."""
+        name guard (1005), and saves the backup with its guards in one write. Concurrent
+        requests of this process share that write (group commit, ``_admit_batch``)."""
+        ticket = self._admissions.submit((spec, principal))
+        _saved.position = max(self.saved_position(), ticket.position)
+        return ticket.answer()
+
+    def _request_backup_alone(self, spec: BackupSpec, principal: str) -> Backup:
+        """One backup request, in a write of its own, retried on a lost race."""
 
         def command() -> Backup:
             backup, changed = self._admit_backup(spec, principal)
@@ -342,6 +371,41 @@ class RewindApplication(Application[UUID]):
             return backup
 
         return self._retrying(command)
+
+    def _admit_batch(self, tickets: list[Ticket[tuple[BackupSpec, str], Backup]]) -> None:
+        """Decide ``tickets`` in order against one working set, then save every admitted
+        one in one write. A refused request keeps its own error and changes nothing. When
+        the write loses a race with another process, each request runs again alone."""
+        admitted: list[Ticket[tuple[BackupSpec, str], Backup]] = []
+        with deciding(WorkingSet()) as working_set:
+            for ticket in tickets:
+                try:
+                    ticket.result, changed = self._admit_backup(*ticket.request)
+                except Exception as refused:
+                    working_set.drop()
+                    ticket.error, ticket.done = refused, True
+                    continue
+                working_set.keep(changed)
+                admitted.append(ticket)
+        if not admitted:
+            return  # every request was refused: nothing to write
+        try:
+            recordings = self.save(*working_set.changed())
+        except IntegrityError:  # refusals too: they were decided against the lost write
+            for ticket in tickets:
+                self._answer_alone(ticket)
+            return
+        position = max((r.notification.id for r in recordings or ()), default=0)
+        for ticket in admitted:
+            ticket.position, ticket.done = position, True
+
+    def _answer_alone(self, ticket: Ticket[tuple[BackupSpec, str], Backup]) -> None:
+        self.reset_saved_position()
+        try:
+            ticket.result, ticket.error = self._request_backup_alone(*ticket.request), None
+        except Exception as refused:
+            ticket.result, ticket.error = None, refused
+        ticket.position, ticket.done = self.saved_position(), True
 
     def request_plan_backup(self, request: PlanBackupRequest, principal: str) -> Backup:
         """Seed 001's create: a run of plan ``request.plan_id`` on a host whose flags admit

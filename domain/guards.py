@@ -56,6 +56,25 @@ class HostActivity(Aggregate):
         self.backups: dict[UUID, Scope] = {}
         self.stopping: dict[UUID, Scope] = {}
         self.restores: set[UUID] = set()
+        self._held_at: dict[tuple[str, ...], int] = {}
+        """How many active backups hold exactly each scope path, and (below) how many hold
+        a path at or under each one: the 1015 check is then a few lookups, not a scan of
+        every active backup of the host (a busy host has thousands). Derived from the
+        events, rebuilt on every load."""
+        self._held_under: dict[tuple[str, ...], int] = {}
+
+    def _count(self, scope: Scope, step: int) -> None:
+        path = scope.path
+        self._held_at[path] = self._held_at.get(path, 0) + step
+        for end in range(1, len(path) + 1):
+            prefix = path[:end]
+            self._held_under[prefix] = self._held_under.get(prefix, 0) + step
+
+    def _any_overlapping(self, scope: Scope) -> bool:
+        path = scope.path
+        if self._held_under.get(path, 0):
+            return True  # an active backup at or inside ``scope``
+        return any(self._held_at.get(path[:end], 0) for end in range(1, len(path)))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> HostActivity:
         """The repository's cache hands out a deep copy on every get. Everything held here
@@ -70,6 +89,8 @@ class HostActivity(Aggregate):
 
     def active_overlapping(self, scope: Scope) -> list[UUID]:
         """Active backups (holding or stopping) whose scope overlaps ``scope``."""
+        if not self._any_overlapping(scope):
+            return []
         return [
             job
             for jobs in (self.backups, self.stopping)
@@ -116,6 +137,7 @@ class HostActivity(Aggregate):
             if old in self.backups:
                 self.stopping[old] = self.backups.pop(old)
         self.backups[backup_id] = scope
+        self._count(scope, 1)
 
     def release_backup(self, backup_id: UUID) -> None:
         """The backup ended; records nothing when it no longer held a scope."""
@@ -127,8 +149,11 @@ class HostActivity(Aggregate):
 
     @event(BackupReleased)
     def _backup_released(self, backup_id: UUID) -> None:
-        self.backups.pop(backup_id, None)
-        self.stopping.pop(backup_id, None)
+        scope = self.backups.pop(backup_id, None)
+        if scope is None:
+            scope = self.stopping.pop(backup_id, None)
+        if scope is not None:
+            self._count(scope, -1)
 
     class RestoreAdmitted(Aggregate.Event):
         restore_id: UUID

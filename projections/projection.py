@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.projection import Projection
 
 from adapters.event_store import VIEWS_NAME
@@ -18,3 +18,17 @@ class RewindProjection(Projection[Any]):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         view: ViewsMixin = self.view
         view.apply_event(domain_event, tracking)
+
+    def process_events(self, batch: list[tuple[Any, Tracking]]) -> None:
+        """Several events in one view transaction (projections.batch_runner). When another
+        process sharing the views (PostgreSQL scale-out) applied part of the batch in the
+        meantime, the batch rolled back: its events are then applied one by one, each
+        skipping what is already applied, as the library's runner would have."""
+        view: ViewsMixin = self.view
+        try:
+            view.apply_events(batch)
+        except IntegrityError:
+            if len(batch) == 1:
+                raise
+            for item in batch:
+                view.apply_events([item])

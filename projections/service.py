@@ -15,6 +15,7 @@ from eventsourcing.projection import ProjectionRunner
 from adapters.event_store import application_env
 from adapters.settings import Settings
 from domain.application import RewindApplication
+from projections.batch_runner import BatchingProjectionRunner
 from projections.projection import RewindProjection
 from projections.views import PostgresViews, SQLiteViews, ViewsMixin
 from projections.waiter import PositionWaiter
@@ -52,7 +53,7 @@ class ViewsService:
         return self.runner is not None and not self.runner.is_interrupted.is_set()
 
     def _start_runner(self) -> ProjectionRunner[Any, Any]:
-        runner: ProjectionRunner[Any, Any] = ProjectionRunner(
+        runner: ProjectionRunner[Any, Any] = BatchingProjectionRunner(
             application_class=RewindApplication,
             projection_class=RewindProjection,
             view_class=self.view_class,

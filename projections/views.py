@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from domain.audit import audit_entry
 from domain.backup import Backup
+from domain.job import Job
 from domain.restore import Restore
 from projections.progress_fast import Progress, ProgressTotals
 from projections.row_cache import BackupRowCache
@@ -300,6 +301,8 @@ class ViewsMixin:
         if isinstance(event, Restore.Requested):
             pending.jobs[job_id] = new_restore_row(event)
             return
+        if not isinstance(event, Job.Event):
+            return  # hosts, plans, guards: no row to look up (two SELECTs each, for nothing)
         row = self._job_row(cursor, pending, job_id)
         if row is None:
             return  # hosts, plans, guards (and purged jobs): only the audit trail shows them

@@ -24,8 +24,11 @@ class PositionWaiter:
             self.position = position
             ready = [w for w in self._waiting if w[0] <= position]
             self._waiting = [w for w in self._waiting if w[0] > position]
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for _, loop, future in ready:
-            loop.call_soon_threadsafe(_resolve, future)
+            by_loop.setdefault(loop, []).append(future)
+        for loop, futures in by_loop.items():  # one wake-up of each loop, not one per waiter
+            loop.call_soon_threadsafe(_resolve_all, futures)
 
     async def wait(self, position: int, timeout: float) -> bool:
         """True once ``position`` is applied; False after ``timeout`` seconds."""
@@ -45,6 +48,7 @@ class PositionWaiter:
             return False
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+def _resolve_all(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)

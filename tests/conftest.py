@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,16 +39,23 @@ def require_postgres() -> None:
     pytest.skip(message)
 
 
+@contextmanager
+def postgres_store(data_dir: Path) -> Iterator[StoreTarget]:
+    """A fresh, empty PostgreSQL schema (skipped, or failed under CI, without a server)."""
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    make_pg_schema(schema)
+    try:
+        yield StoreTarget.postgres(schema, data_dir)
+    finally:
+        drop_pg_schema(schema)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreTarget]:
     """A fresh, empty event store of each kind."""
     if request.param == "sqlite":
         yield StoreTarget.sqlite(tmp_path / "data")
         return
-    require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    make_pg_schema(schema)
-    try:
-        yield StoreTarget.postgres(schema, tmp_path / "data")
-    finally:
-        drop_pg_schema(schema)
+    with postgres_store(tmp_path / "data") as target:
+        yield target

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ from aiohttp import web
 
 from adapters.sandbox import SandboxConfig, start_sandbox
 from domain.application import RewindApplication
+from domain.host import HostSettings
 from projections.service import ViewsService
 from tests.support.stores import StoreTarget
 
@@ -56,3 +57,12 @@ async def service(store: StoreTarget) -> AsyncIterator[tuple[RewindApplication, 
         with pytest.raises(asyncio.CancelledError):
             await task
         app.close()
+
+
+@pytest.fixture
+def app(store: StoreTarget) -> Iterator[RewindApplication]:
+    """An application on each kind of store, with the default host registered."""
+    application = store.open()
+    application.register_host("default", HostSettings(name="pbx", base_url="http://pbx"), "a")
+    yield application
+    application.close()

@@ -5,28 +5,15 @@ and each caller its own answer or refusal."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-
-import pytest
 
 from adapters.worker.progress_batch import ProgressBatcher
 from domain.application import JobHandle, RewindApplication
 from domain.backup import BackupSpec
 from domain.errors import IllegalMove
-from domain.host import HostSettings
 from domain.progress import ProgressRecord
 from domain.scope import Scope
-from tests.support.stores import StoreTarget
 
 WORKER = "w1"
-
-
-@pytest.fixture
-def app(store: StoreTarget) -> Iterator[RewindApplication]:
-    application = store.open()
-    application.register_host("default", HostSettings(name="d", base_url="http://x"), "test")
-    yield application
-    application.close()
 
 
 def held_backup(app: RewindApplication, entities: int) -> JobHandle:
