@@ -35,8 +35,8 @@ import pytest
 from tests.support.processes import serving
 
 TOKEN = "fuzz-e2e-token"
-MAX_EXAMPLES = 10
-MAX_SECONDS = 120
+MAX_EXAMPLES = 6
+MAX_SECONDS = 75
 SEED = 1
 CHECKS = (
     "not_a_server_error",
