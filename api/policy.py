@@ -86,7 +86,9 @@ class Rule:
 async def backup_tenant(services: Services, value: str) -> str | Missing | None:
     """A backup by id or reference id (the native routes accept both)."""
     view = services.views.view
-    row = await services.query(view.backup, value)
+    row = view.cached_backup(value)  # a polled backup: no thread hop, no read
+    if row is None:
+        row = await services.query(view.backup, value)
     if row is None:
         row = await services.query(view.backup_by_reference, value)
     return MISSING if row is None else row.tenant_id
