@@ -16,6 +16,7 @@ expired and revoked tokens get one and the same 401, which does not tell them ap
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,12 +75,23 @@ class TokenCache:
     def __init__(self, ttl: float = CACHE_SECONDS) -> None:
         self.ttl = ttl
         self._entries: dict[str, tuple[float, Principal | None]] = {}
+        self._loading: dict[str, asyncio.Task[Principal | None]] = {}
 
     async def lookup(self, services: Services, token_hash: str) -> Principal | None:
-        now = time.monotonic()
         cached = self._entries.get(token_hash)
-        if cached is not None and now - cached[0] < self.ttl:
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
+        # When an entry expires under load, every request in flight misses at once: they
+        # share one store read (a task, so no caller's cancellation cancels it for others).
+        loading = self._loading.get(token_hash)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(services, token_hash))
+            self._loading[token_hash] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(token_hash, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, services: Services, token_hash: str) -> Principal | None:
+        now = time.monotonic()
         token = await services.query(services.app.find_token, token_hash)
         principal = None if token is None or token.revoked_at is not None else Principal.of(token)
         if len(self._entries) >= CACHE_MAX_ENTRIES:

@@ -155,7 +155,7 @@ async def backup_events(request: web.Request) -> web.StreamResponse:
         return await stream_events(request, job_id=row.id)
     query = FollowQuery.from_request(request)
     entries = await services.query(services.views.view.audit, row.id)
-    page = entries[query.offset() : query.offset() + query.pagesize]
+    page = query.slice(entries)
     items = [
         {**e.model_dump(mode="json", exclude={"payload"}), "payload": orjson.loads(e.payload)}
         for e in page
@@ -233,7 +233,7 @@ async def list_hosts(request: web.Request) -> web.Response:
     services = _services(request)
     query = PageQuery.from_request(request)
     hosts = await services.query(services.app.list_hosts)
-    page = hosts[query.offset() : query.offset() + query.pagesize]
+    page = query.slice(hosts)
     items = [host_view(h).model_dump(mode="json") for h in page]
     return web.json_response({"total": len(hosts), "items": items})
 

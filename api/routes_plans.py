@@ -95,7 +95,7 @@ async def list_plans(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     query = PageQuery.from_request(request)
     plans = await services.query(services.app.list_plans)
-    page = plans[query.offset() : query.offset() + query.pagesize]
+    page = query.slice(plans)
     items = [plan_view(p).model_dump(mode="json") for p in page]
     return web.json_response({"total": len(plans), "items": items})
 

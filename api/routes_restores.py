@@ -201,7 +201,7 @@ async def list_restores(request: web.Request) -> web.Response:
     rows = await services.query(services.views.view.list_restores)
     principal = identity(request)
     rows = [row for row in rows if principal.sees(row.tenant_id)]
-    page = rows[query.offset() : query.offset() + query.pagesize]
+    page = query.slice(rows)
     items = [restore_view(r).model_dump(mode="json") for r in page]
     return web.json_response({"total": len(rows), "items": items})
 

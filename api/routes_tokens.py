@@ -131,7 +131,7 @@ async def list_tokens(request: web.Request) -> web.Response:
     tokens = await services.query(services.app.list_tokens)
     tokens.sort(key=lambda t: t.issued_at, reverse=True)
     now = datetime.now(UTC)
-    page = tokens[query.offset() : query.offset() + query.pagesize]
+    page = query.slice(tokens)
     return web.json_response({"total": len(tokens), "items": [token_view(t, now) for t in page]})
 
 

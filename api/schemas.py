@@ -6,8 +6,9 @@ list they are in, and ids follow domain.scope's charset, so nothing odd reaches 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -30,6 +31,9 @@ ID_SCHEMA: dict[str, Any] = {"pattern": NAME_PATTERN.pattern}
 def one_of(names: tuple[str, ...]) -> dict[str, Any]:
     """The OpenAPI schema of an entity list checked against the catalogue: distinct names."""
     return {"items": {"enum": list(names)}, "uniqueItems": True}
+
+
+T = TypeVar("T")
 
 
 class Strict(BaseModel):
@@ -208,6 +212,10 @@ class PageQuery(Strict):
 
     def offset(self) -> int:
         return (self.page - 1) * self.pagesize
+
+    def slice(self, items: Sequence[T]) -> Sequence[T]:
+        """This page of a list held in memory."""
+        return items[self.offset() : self.offset() + self.pagesize]
 
 
 class ListQuery(PageQuery):

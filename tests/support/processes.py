@@ -33,6 +33,7 @@ class Running:
 
     proc: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     def wait_for_line(self, prefix: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
@@ -59,6 +60,8 @@ class Running:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.reader is not None:
+            self.reader.join(timeout=5)  # every line the process wrote is in ``lines`` now
 
 
 def start(
@@ -88,7 +91,8 @@ def spawn(
         for line in proc.stdout:
             running.lines.append(line)
 
-    threading.Thread(target=pump, daemon=True).start()
+    running.reader = threading.Thread(target=pump, daemon=True)
+    running.reader.start()
     return running
 
 
