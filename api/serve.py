@@ -61,7 +61,14 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> None:
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise SystemExit(
+            f"rewind serve: cannot listen on {args.host}:{args.port}: "
+            f"{error.strerror} (another server? choose one with --port)"
+        ) from None
     base = f"http://{args.host}:{args.port}"
     new_token = app.get(NEW_ADMIN_TOKEN)
     print(f"listening on {base}", flush=True)
