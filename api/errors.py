@@ -20,9 +20,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class BadRequest(Exception):
     """A request problem found outside pydantic (malformed JSON, a bad header)."""
 
-    def __init__(
-        self, status: int, *messages: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, *messages: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(messages[0] if messages else "bad request")
         self.status = status
         self.messages = list(messages)
@@ -66,8 +64,9 @@ def shaped_error(
     request: web.Request, status: int, messages: list[str], code: int | None = None
 ) -> web.Response:
     """The error response in the shape of the dialect ``request`` speaks."""
+    path = request.path
     for prefix, shaper in ERROR_SHAPES:
-        if request.path.startswith(prefix):
+        if path.startswith(prefix) or path == prefix.rstrip("/"):
             return shaper(status, messages, code)
     return error_response(status, messages, code)
 

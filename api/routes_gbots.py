@@ -30,17 +30,18 @@ Routes (every one needs ``Authorization: Bearer TOKEN``; bodies are JSON objects
 
 Errors in this dialect are one JSON object, ``{"error": "<message>", "code": <HTTP status>}``
 (several messages, e.g. each invalid field, are joined with "; "); a domain error's stable
-number stays in the ``X-Rewind-Error-Code`` header. ``gbots_error_shape`` reshapes the shared
-middlewares' answers (401, 406, 415, unknown paths) too, so a client of this dialect meets
-one shape whatever refused it. Statuses are the seed's: 400 for bad input (naming the field;
-an unknown host or tenant or group is bad input here, not 404/422), 404 only for an unknown
-backup, restore job or schedule, 409 for a conflict, 500 for a bug. A dry run whose target
-cannot be read answers 502 (the native API's answer).
+number stays in the ``X-Rewind-Error-Code`` header. The shared error middleware answers in
+this shape (``_gbots_error``) whoever refused the request (a handler, 401, 406, 415, an
+unknown path), so a client of this dialect meets one shape. Statuses are the seed's: 400
+for bad input (naming the field; an unknown host or tenant or group is bad input here, not
+404/422), 404 only for an unknown backup, restore job or schedule, 409 for a conflict, 500
+for a bug. A dry run whose target cannot be read answers 502 (the native API's answer).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 from uuid import UUID
 
@@ -49,7 +50,7 @@ from aiohttp import web
 
 from api.auth import PRINCIPAL
 from api.context import SERVICES, Services
-from api.errors import BadRequest, Handler
+from api.errors import BadRequest, register_error_shape
 from api.gbots_schemas import (
     BackupContent,
     BackupView,
@@ -85,33 +86,18 @@ def _json(body: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-def in_dialect(path: str) -> bool:
-    return path == BASE or path.startswith(f"{BASE}/")
+def _gbots_error(status: int, messages: list[str], code: int | None) -> web.Response:
+    """This dialect's error shape, for every refusal under ``/api/v1/backup/`` whoever made
+    it (a handler, authentication, negotiation, the router): ``{"error", "code": status}``;
+    a domain error's stable number stays in ``X-Rewind-Error-Code``."""
+    text = "; ".join(str(m) for m in messages) or HTTPStatus(status).phrase
+    response = _json({"error": text, "code": status}, status=status)
+    if code is not None:
+        response.headers["X-Rewind-Error-Code"] = str(code)
+    return response
 
 
-@web.middleware
-async def gbots_error_shape(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Outermost for this dialect's paths: a refusal made anywhere (the shared error
-    middleware's JSON list of messages) becomes ``{"error": ..., "code": status}``."""
-    response = await handler(request)
-    if not in_dialect(request.path) or response.status < 400:
-        return response
-    if not isinstance(response, web.Response) or response.content_type != "application/json":
-        return response
-    if not isinstance(response.body, bytes):
-        return response
-    try:
-        messages = orjson.loads(response.body)
-    except orjson.JSONDecodeError:
-        return response
-    if not isinstance(messages, list):
-        return response
-    text = "; ".join(str(m) for m in messages) or (response.reason or "error")
-    shaped = _json({"error": text, "code": response.status}, status=response.status)
-    for header in ("X-Rewind-Error-Code", "WWW-Authenticate", "Allow"):
-        if header in response.headers:
-            shaped.headers[header] = response.headers[header]
-    return shaped
+register_error_shape(f"{BASE}/", _gbots_error)
 
 
 async def _backup_row(services: Services, backup_id: str) -> BackupRow:
@@ -332,7 +318,6 @@ async def delete_backup(request: web.Request) -> web.Response:
 
 
 def install_gbots(app: web.Application) -> None:
-    """Add this dialect to ``app``: its routes, and its error shape as the outermost
-    middleware (it only touches answers under ``/api/v1/backup/``)."""
-    app.middlewares.insert(0, gbots_error_shape)
+    """Add this dialect's routes to ``app`` (its error shape is registered with the shared
+    error middleware on import: no middleware of its own on every request)."""
     app.add_routes(gbots_routes)

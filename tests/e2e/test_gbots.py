@@ -203,6 +203,12 @@ def test_every_route_needs_the_token_and_answers_in_the_dialects_shape(env: Env)
     assert headers["WWW-Authenticate"].startswith("Bearer")
     status, answer, _ = call("POST", f"{env.backup}/create", "wrong-token", {})
     refused(answer, status, 401)
+    # The router's own refusals, too: a path the dialect does not have, a method it refuses.
+    status, answer, _ = call("GET", f"{env.backup}/no/such/route", TOKEN)
+    refused(answer, status, 404)
+    status, answer, headers = call("PATCH", f"{env.backup}/list", TOKEN, {})
+    refused(answer, status, 405)
+    assert "GET" in headers["Allow"]
 
 
 def test_unknown_backups_and_jobs_are_404(env: Env) -> None:
