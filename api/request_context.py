@@ -13,6 +13,7 @@ and headers are never logged, so neither tokens nor PBX credentials can leak.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import uuid
@@ -38,9 +39,23 @@ def request_id_of(request: web.Request) -> str | None:
     return request.get(REQUEST_ID)
 
 
+_PROCESS_PREFIX = uuid.uuid4().hex[:16]
+_SEQUENCE = itertools.count()
+
+
+def _fresh_id() -> str:
+    """32 hex digits, unique: a random prefix per process and a counter. Cheaper than a
+    uuid4 per request (a getrandom call each, on the polled routes: bench P1); a request id
+    only has to tell requests apart, not be unguessable."""
+    return f"{_PROCESS_PREFIX}{next(_SEQUENCE) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
 def _incoming_id(request: web.Request) -> str:
-    given = request.headers.get(HEADER, "").strip()
-    return given if _SANE.match(given) else uuid.uuid4().hex
+    given = request.headers.get(HEADER)
+    if given is None:
+        return _fresh_id()
+    given = given.strip()
+    return given if _SANE.match(given) else _fresh_id()
 
 
 def _answer_ids(response: web.StreamResponse) -> dict[str, Any]:
@@ -67,17 +82,20 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     started = time.perf_counter()
     response: web.StreamResponse | None = None
     status = 500
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as error:
-            status = error.status
-            raise
-        finally:
-            if request.method not in READ_METHODS:
-                _log_command(request, response, status, time.perf_counter() - started)
+    # bind + reset rather than structlog's bound_contextvars, which also reads every
+    # context variable on entry: the same effect, less work on every request.
+    tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as error:
+        status = error.status
+        raise
+    finally:
+        if request.method not in READ_METHODS:
+            _log_command(request, response, status, time.perf_counter() - started)
+        structlog.contextvars.reset_contextvars(**tokens)
 
 
 def _log_command(
