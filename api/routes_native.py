@@ -13,6 +13,7 @@ from api.auth import PRINCIPAL, check_tenant_allowed, visible_tenants
 from api.context import SERVICES, Services
 from api.incremental_report import changes_section
 from api.negotiation import read_json_object
+from api.rendered import RenderedAnswers
 from api.request_context import request_id_of
 from api.routes_events import stream_events, wants_stream
 from api.schemas import (
@@ -139,10 +140,17 @@ async def list_backups(request: web.Request) -> web.Response:
     return web.json_response({"total": total, "items": items})
 
 
+_BACKUP_ANSWERS: RenderedAnswers[BackupRow] = RenderedAnswers(
+    lambda row: backup_view(row).model_dump_json().encode()
+)
+"""The polled route's answers, per backup id (api.rendered: reused while the row is)."""
+
+
 @routes.get("/api/v1/backups/{backup_id}")
 async def get_backup(request: web.Request) -> web.Response:
-    services = _services(request)
-    return _json(backup_view(await find_backup_row(services, request.match_info["backup_id"])))
+    row = await find_backup_row(_services(request), request.match_info["backup_id"])
+    body = _BACKUP_ANSWERS.of(row.id, row)
+    return web.Response(body=body, content_type="application/json")
 
 
 @routes.get("/api/v1/backups/{backup_id}/events")
