@@ -144,5 +144,7 @@ async def body_fields(request: web.Request) -> dict[str, Any]:
 
 async def read_request(request: web.Request, model: type[M]) -> M:
     """Query and body merged (the body wins) and validated as ``model``."""
+    if not request.query and not request.body_exists:
+        return model.model_validate({})  # the common poll: nothing to read or merge
     merged = {**query_fields(request), **(await body_fields(request))}
     return model.model_validate(merged)
