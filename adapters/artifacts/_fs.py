@@ -9,6 +9,7 @@ of the directory) so a crash leaves either the old state or the new one, never a
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import time
@@ -71,6 +72,29 @@ def fsync_dir(directory: Path) -> None:
     try:
         with contextlib.suppress(OSError):
             os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_SYNCFS = getattr(_LIBC, "syncfs", None)
+
+
+def sync_filesystem(path: Path) -> None:
+    """Flush every pending write of the filesystem holding ``path`` to stable storage.
+
+    One ``syncfs(2)`` makes a whole batch of files and renames durable at the cost of one
+    journal commit, where an fsync per file and per directory costs one each (bench P5).
+    Where ``syncfs`` is missing, ``os.sync`` does the same for every filesystem.
+    """
+    if _SYNCFS is None:
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if _SYNCFS(fd) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"syncfs {path}: {os.strerror(errno)}")
     finally:
         os.close(fd)
 

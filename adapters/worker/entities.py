@@ -21,6 +21,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from adapters.artifacts import ArtifactStore
+from adapters.artifacts.blobs import DeferredBlobs
 from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
 from adapters.renderers import render_json, render_xml
 from adapters.worker.base_content import NO_BASE, BaseContent
@@ -131,12 +132,24 @@ class _Calls:
     errors: int = 0
 
 
-def store_renderings(artifacts: ArtifactStore, document: Any, xml: bool) -> str:
-    """Store the canonical JSON (its digest is the entity's) and, if asked, the XML."""
-    digest = artifacts.put_bytes(render_json(document)).digest
+def store_renderings(
+    artifacts: ArtifactStore, document: Any, xml: bool, deferred: DeferredBlobs | None = None
+) -> str:
+    """Store the canonical JSON (its digest is the entity's) and, if asked, the XML;
+    with ``deferred``, durable only once that batch is committed."""
+    digest = artifacts.put_bytes(render_json(document), deferred).digest
     if xml:
-        artifacts.put_bytes(render_xml(document))
+        artifacts.put_bytes(render_xml(document), deferred)
     return digest
+
+
+INLINE_ITEMS = 200
+"""A document listing more items than this (a long paged list) is stored from a thread."""
+
+
+def _small(document: Any) -> bool:
+    items = document.get("items") if isinstance(document, dict) else None
+    return not isinstance(items, list) or len(items) <= INLINE_ITEMS
 
 
 class EntityFetcher:
@@ -148,11 +161,14 @@ class EntityFetcher:
         artifacts: ArtifactStore,
         spec: BackupSpec,
         base: BaseContent = NO_BASE,
+        deferred: DeferredBlobs | None = None,
     ) -> None:
         self.client = client
         self.artifacts = artifacts
         self.spec = spec
         self.base = base
+        self.deferred = deferred
+        """Entity blobs go into this batch (committed before their progress is saved)."""
 
     async def fetch(self, item: WorkItem) -> EntityResult:
         """Fetch and store one entity. Raises ArtifactStoreFailure when the store fails."""
@@ -169,9 +185,7 @@ class EntityFetcher:
                 error_calls=calls.errors,
             )
         try:
-            digest = await asyncio.to_thread(
-                store_renderings, self.artifacts, document, wants_xml(self.spec)
-            )
+            digest = await self._store(document)
         except OSError as error:
             raise ArtifactStoreFailure(str(error)) from error
         if downloads_media(self.spec, item.entity):
@@ -184,6 +198,17 @@ class EntityFetcher:
             successful_calls=calls.ok,
             error_calls=calls.errors,
             unchanged=self.base.unchanged(item.key, digest),
+        )
+
+    async def _store(self, document: Any) -> str:
+        """The entity's renderings into the store. Into the run's deferred batch, a small
+        document is hashed and compressed right here: a hop to a thread would cost more
+        than the work (bench P5); a large one, or a durable write, goes to a thread."""
+        xml = wants_xml(self.spec)
+        if self.deferred is not None and _small(document):
+            return store_renderings(self.artifacts, document, xml, self.deferred)
+        return await asyncio.to_thread(
+            store_renderings, self.artifacts, document, xml, self.deferred
         )
 
     async def _reused(self, item: WorkItem, file_id: str, expected: str) -> bool:

@@ -10,6 +10,7 @@ bound of a backup (bench P5); now a commit carries whatever finished meanwhile.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from domain.application import JobHandle
 from domain.progress import ProgressRecord
@@ -18,8 +19,12 @@ from domain.progress import ProgressRecord
 class ProgressBatcher:
     """Saves handed-in outcomes through ``handle.record_outcomes``, one batch at a time."""
 
-    def __init__(self, handle: JobHandle) -> None:
+    def __init__(self, handle: JobHandle, before_save: Callable[[], object] | None = None) -> None:
         self.handle = handle
+        self.before_save = before_save
+        """Run in the saving thread before each batch is saved (the run commits the batch's
+        deferred blobs there, so no digest is recorded before its blob is durable); what it
+        raises refuses the batch."""
         self._pending: list[tuple[ProgressRecord, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -32,11 +37,16 @@ class ProgressBatcher:
             self._flusher = asyncio.create_task(self._flush())
         await asyncio.shield(future)
 
+    async def drain(self) -> None:
+        """Return once every handed-in outcome has been saved or refused."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
+
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                await asyncio.to_thread(self.handle.record_outcomes, [r for r, _ in batch])
+                await asyncio.to_thread(self._save, [r for r, _ in batch])
             except Exception as error:
                 for _, future in batch:
                     if not future.done():
@@ -45,6 +55,11 @@ class ProgressBatcher:
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
+
+    def _save(self, records: list[ProgressRecord]) -> None:
+        if self.before_save is not None:
+            self.before_save()
+        self.handle.record_outcomes(records)
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:

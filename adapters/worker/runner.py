@@ -262,9 +262,7 @@ class Worker:
             return
         self.tracker.observe(job)
         kind = job.job_kind
-        self.log.info(
-            f"{kind} resumed" if resume else f"{kind} claimed", **job_log_context(job)
-        )
+        self.log.info(f"{kind} resumed" if resume else f"{kind} claimed", **job_log_context(job))
         stop = asyncio.Event()
         runner = self._run_restore if kind == "restore" else self._run_backup
         # The run's task copies this context: its log lines carry the job and the id of the

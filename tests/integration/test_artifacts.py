@@ -497,6 +497,37 @@ def test_crash_leftovers_are_invisible_and_cleaned(store: ArtifactStore) -> None
     assert store.read_bytes(digest) == data
 
 
+def test_deferred_blobs_reach_their_names_only_when_committed(store: ArtifactStore) -> None:
+    """A deferred put (no fsyncs of its own) is invisible under its digest until the batch
+    is committed, so a crash before the commit can never leave a torn blob that a later
+    backup would deduplicate against; a repeated content waits in the batch once."""
+    batch = store.deferred()
+    first = store.put_bytes(b"entity one", batch)
+    again = store.put_bytes(b"entity one", batch)
+    second = store.put_bytes(b"entity two", batch)
+    assert first.new and not again.new and again.stored_size == first.stored_size
+    assert len(batch) == 2
+    assert not store.has(first.digest) and store.verify(second.digest).status == "missing"
+    assert _blob_files(store) == []
+
+    assert batch.commit() == 2 and len(batch) == 0
+    assert store.read_bytes(first.digest) == b"entity one"
+    assert store.read_bytes(second.digest) == b"entity two"
+    assert store.verify(first.digest).ok and store.verify(second.digest).ok
+    assert not [p for p in store.blobs_dir.rglob("*") if is_temp_name(p.name)]
+    # stored already: a later deferred put of the same content writes nothing
+    assert not store.put_bytes(b"entity one", store.deferred()).new
+
+
+def test_discarded_deferred_blobs_leave_nothing(store: ArtifactStore) -> None:
+    batch = store.deferred()
+    ref = store.put_bytes(b"fetched, never recorded", batch)
+    batch.discard()
+    assert batch.commit() == 0
+    assert not store.has(ref.digest)
+    assert [p for p in store.blobs_dir.rglob("*") if p.is_file()] == []
+
+
 def test_iter_digests_lists_stored_blobs(store: ArtifactStore) -> None:
     digests = {store.put_bytes(bytes([i]) * 10).digest for i in range(5)}
     assert set(store.iter_digests()) == digests

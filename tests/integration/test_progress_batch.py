@@ -5,11 +5,17 @@ and each caller its own answer or refusal."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from pathlib import Path
 
+import pytest
+
+from adapters.artifacts import ArtifactStore
 from adapters.worker.progress_batch import ProgressBatcher
 from domain.application import JobHandle, RewindApplication
 from domain.backup import BackupSpec
 from domain.errors import IllegalMove
+from domain.job import Job
 from domain.progress import ProgressRecord
 from domain.scope import Scope
 
@@ -70,3 +76,41 @@ async def test_a_cancelled_job_refuses_every_caller(app: RewindApplication) -> N
     assert all(isinstance(r, IllegalMove) for r in results)
     assert [key for _, key in progress_events(app, handle)] == [record(1).key]
     assert set(handle.job.outcomes) == {record(1).key}  # the held copy was reloaded
+
+
+async def test_blobs_are_durable_before_the_batch_that_records_them(
+    app: RewindApplication, tmp_path: Path
+) -> None:
+    """The run's hook commits the deferred blobs in the saving thread before each save: at
+    the moment an outcome's event is written, its blob is under its digest name; when the
+    commit fails, the batch is refused and nothing is recorded."""
+    store = ArtifactStore(tmp_path / "artifacts")
+    blobs = store.deferred()
+    handle = held_backup(app, 10)
+    seen_at_save: list[bool] = []
+    recorded = handle.record_outcomes
+
+    def record_outcomes(records: Sequence[ProgressRecord]) -> Job:
+        seen_at_save.extend(store.has(r.digest) for r in records if r.digest)
+        return recorded(records)
+
+    handle.record_outcomes = record_outcomes  # type: ignore[method-assign]
+    batcher = ProgressBatcher(handle, before_save=blobs.commit)
+    refs = [store.put_bytes(f"entity {i}".encode(), blobs) for i in range(6)]
+    await asyncio.gather(
+        *(
+            batcher.record(ProgressRecord(key=f"k/{i}", outcome="success", digest=ref.digest))
+            for i, ref in enumerate(refs)
+        )
+    )
+    assert seen_at_save == [True] * 6
+
+    def broken() -> None:
+        raise OSError(28, "No space left on device")
+
+    failing = ProgressBatcher(handle, before_save=broken)
+    ref = store.put_bytes(b"entity 9", blobs)
+    done = ProgressRecord(key="k/9", outcome="success", digest=ref.digest)
+    with pytest.raises(OSError, match="No space"):
+        await failing.record(done)
+    assert "k/9" not in app.get_job(handle.job.id).outcomes
