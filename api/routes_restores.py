@@ -167,9 +167,7 @@ async def create_restore(request: web.Request) -> web.Response:
     if not identity(request).sees(row.tenant_id):
         raise NotFound(f"backup {body.backup_id[:80]!r} not found")
     backup = await services.query(services.app.get_backup, UUID(row.id))
-    spec = restore_spec(backup, body).model_copy(
-        update={"request_id": request_id_of(request)}
-    )
+    spec = restore_spec(backup, body).model_copy(update={"request_id": request_id_of(request)})
     await services.query(services.app.get_host, spec.target.host_id)
     if body.dry_run:
         return web.json_response(await dry_run_answer(services, spec))
