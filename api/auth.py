@@ -26,7 +26,7 @@ from aiohttp import web
 
 from adapters.secrets import hash_token
 from api.context import SERVICES, Services
-from api.errors import BadRequest, Handler
+from api.errors import BadRequest
 from api.paths import validate_path
 from api.policy import Missing, Permission, Rule, allows, rule_for
 from domain.errors import NotFound
@@ -166,19 +166,19 @@ async def _authorize(request: web.Request, rule: Rule | None, principal: Princip
             raise NotFound(resource.not_found(value))
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def admit(request: web.Request) -> None:
+    """Let the request through or raise its refusal (401, 403, 404, 400): an open route
+    needs nothing; any other needs a token, and a matched route the policy's permission."""
     resource = request.match_info.route.resource
     pattern = resource.canonical if resource is not None else None
     rule = None if pattern is None else rule_for(request.method, pattern)
     if rule is not None and rule.permission is Permission.OPEN:
-        return await handler(request)
+        return
     principal = await authenticate(request)
     request[PRINCIPAL] = principal.name
     request[IDENTITY] = principal
     if request.match_info.http_exception is None:
         await _authorize(request, rule, principal)
-    return await handler(request)
 
 
 def check_tenant_allowed(request: web.Request, tenant_id: str | None) -> None:

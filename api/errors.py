@@ -71,27 +71,34 @@ def shaped_error(
     return error_response(status, messages, code)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except DomainError as error:
+def error_answer(request: web.Request, error: Exception) -> web.Response:
+    """The answer to a request that raised ``error``, in its dialect's shape; an aiohttp
+    redirect (an HTTPException below 400) is raised again, as aiohttp answers those."""
+    if isinstance(error, DomainError):
         return shaped_error(request, error.status, [error.message], error.code)
-    except ValidationError as error:
+    if isinstance(error, ValidationError):
         return shaped_error(request, 400, validation_messages(error))
-    except BadRequest as error:
+    if isinstance(error, BadRequest):
         response = shaped_error(request, error.status, error.messages)
         response.headers.update(error.headers)
         return response
-    except web.HTTPException as error:
+    if isinstance(error, web.HTTPException):
         if error.status < 400:
-            raise
+            raise error
         message = error.text if error.text and not error.text.startswith("{") else error.reason
         response = shaped_error(request, error.status, [message or error.reason])
         for header in ("Allow", "WWW-Authenticate"):
             if header in error.headers:
                 response.headers[header] = error.headers[header]
         return response
-    except Exception:
-        log.exception("unhandled error", path=request.path, method=request.method)
-        return shaped_error(request, 500, ["internal error; the server log has the details"])
+    log.exception("unhandled error", path=request.path, method=request.method, exc_info=error)
+    return shaped_error(request, 500, ["internal error; the server log has the details"])
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``error_answer`` as a middleware of its own (the server uses api.front_door)."""
+    try:
+        return await handler(request)
+    except Exception as error:
+        return error_answer(request, error)

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from api.errors import BadRequest, Handler
+from api.errors import BadRequest
 
 JSON = "application/json"
 XML_TYPES = ("application/xml", "text/xml")
@@ -49,18 +49,18 @@ def accepts_other(path: str, accept: str) -> bool:
     return any(pattern.match(path) and media & types for pattern, types in OTHER_MEDIA)
 
 
-@web.middleware
-async def negotiation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def refuse_unacceptable(request: web.Request) -> None:
+    """413 for a body over the limit, on every route whether or not its handler reads a
+    body; 406 when the Accept header takes nothing this path produces."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        # Refused on every route, whether or not its handler reads a body.
         raise BadRequest(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     accept = request.headers.get("Accept", "")
-    if not accepts_json(accept) and not accepts_other(request.path, accept):
-        if XML_PATH_MARK in request.path and accepts_xml(accept):
-            return await handler(request)
-        produced = f"{JSON} or {' or '.join(XML_TYPES)}" if XML_PATH_MARK in request.path else JSON
-        raise BadRequest(406, f"Only {produced} can be produced; Accept was refused")
-    return await handler(request)
+    if accepts_json(accept) or accepts_other(request.path, accept):
+        return
+    if XML_PATH_MARK in request.path and accepts_xml(accept):
+        return
+    produced = f"{JSON} or {' or '.join(XML_TYPES)}" if XML_PATH_MARK in request.path else JSON
+    raise BadRequest(406, f"Only {produced} can be produced; Accept was refused")
 
 
 async def read_json_object(

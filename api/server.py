@@ -20,11 +20,11 @@ from adapters.sandbox import SandboxConfig, start_sandbox
 from adapters.secrets import load_sealer
 from adapters.settings import Settings
 from adapters.verifier import PERIODIC_STATUSES, run_periodic_verifier
-from api.auth import TOKEN_CACHE, TokenCache, auth_middleware
+from api.auth import TOKEN_CACHE, TokenCache
 from api.bootstrap import bootstrap_admin_ctx
 from api.context import SERVICES, Services
-from api.errors import error_middleware
-from api.negotiation import MAX_BODY_BYTES, negotiation_middleware
+from api.front_door import front_door
+from api.negotiation import MAX_BODY_BYTES
 from api.operations import install_operations
 from api.routes_apio import apio_routes
 from api.routes_gbots import install_gbots
@@ -205,10 +205,7 @@ async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(options: ServeOptions) -> web.Application:
-    app = web.Application(
-        middlewares=[error_middleware, negotiation_middleware, auth_middleware],
-        client_max_size=MAX_BODY_BYTES,
-    )
+    app = web.Application(middlewares=[front_door], client_max_size=MAX_BODY_BYTES)
     app[OPTIONS] = options
     app[TOKEN_CACHE] = TokenCache()
     app.cleanup_ctx.append(_services_ctx)
