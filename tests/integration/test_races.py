@@ -4,13 +4,13 @@ aggregates, decides who wins."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from typing import Any
 from uuid import UUID
 
 from domain.backup import BackupSpec
 from domain.host import HostSettings
 from domain.scope import Scope
+from tests.support.forkserver import racer_context
 from tests.support.stores import StoreTarget
 
 PROCESSES = 8
@@ -45,17 +45,8 @@ def _claim(target: StoreTarget, job_id: str, worker: str, barrier: Any, results:
         app.close()
 
 
-def _context() -> Any:
-    """The forkserver, which has imported this module (so the domain and the stores) once:
-    each racer is still its own process, opening its own application and connections, but
-    does not spend a second of CPU on imports as a spawned one did (eight racers a test)."""
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
-    return ctx
-
-
 def _race(target: Any, args_for: Any) -> list[tuple[str, Any]]:
-    ctx = _context()
+    ctx = racer_context(__name__)
     barrier = ctx.Barrier(PROCESSES, timeout=60)
     results = ctx.Queue()
     procs = [
