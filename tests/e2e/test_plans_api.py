@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,13 @@ from domain.plan import plan_uuid
 from tests.support.http import wait_for
 from tests.support.openapi import checked_call as call
 from tests.support.openapi import register_document
-from tests.support.processes import rewind_history, start, start_sandbox, start_serve
+from tests.support.processes import (
+    Running,
+    rewind_history,
+    start,
+    start_sandbox,
+    start_serve,
+)
 
 TOKEN = "plans-e2e-token"
 GROUP = {"tenant_id": "t01", "group_id": "t01-g01"}
@@ -162,9 +169,46 @@ def test_unknown_and_default_plans(base: str) -> None:
     assert call("GET", f"{base}/api/v1/plans", None)[0] == 401
 
 
-def test_the_scheduler_in_serve_fires_a_cron_tick(base: str) -> None:
-    plan = create(base, name="every-minute", group_id="t01-g02", cron="* * * * *")
-    url = f"{base}/api/v1/plans/{plan['id']}"
+@dataclass
+class Armed:
+    """Two every-minute plans created together, so that the two tests below wait for one
+    minute boundary between them rather than one each (the wait is most of their run time):
+    ``plan`` on the module's server (its scheduler runs), ``quiet_plan`` on a
+    ``rewind serve --no-worker`` (no scheduler) over ``data_dir``, with a sandbox PBX.
+    ``due`` is the quiet plan's first tick."""
+
+    plan: dict[str, Any]
+    quiet_plan: dict[str, Any]
+    quiet_url: str
+    due: datetime
+    data_dir: Path
+    quiet_serve: Running
+    sandbox: Running
+
+
+@pytest.fixture(scope="module")
+def armed(base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Armed]:
+    sandbox, pbx = start_sandbox("--tenants", "1", "--groups", "1", "--users", "2")
+    data_dir = tmp_path_factory.mktemp("quiet") / "data"
+    try:
+        quiet_serve, quiet_url = start_serve(data_dir, TOKEN, "--pbx", pbx, "--no-worker")
+        try:
+            register_document(quiet_url, TOKEN)
+            # The quiet plan second: should the two creations straddle a minute boundary,
+            # its first tick is the later one, which the first test has not waited past.
+            plan = create(base, name="every-minute", group_id="t01-g02", cron="* * * * *")
+            quiet_plan = create(quiet_url, name="minutely", cron="* * * * *")
+            due = at(quiet_plan["next_run"])
+            assert due is not None
+            yield Armed(plan, quiet_plan, quiet_url, due, data_dir, quiet_serve, sandbox)
+        finally:
+            quiet_serve.stop()
+    finally:
+        sandbox.stop()
+
+
+def test_the_scheduler_in_serve_fires_a_cron_tick(base: str, armed: Armed) -> None:
+    url = f"{base}/api/v1/plans/{armed.plan['id']}"
     fired = wait_for(lambda: call("GET", url, TOKEN)[1]["last_backup_id"], timeout=120, interval=1)
     status, events, _ = call("GET", f"{base}/api/v1/backups/{fired}/events", TOKEN)
     assert status == 200 and events["items"][0]["principal"] == "scheduler"
@@ -172,36 +216,28 @@ def test_the_scheduler_in_serve_fires_a_cron_tick(base: str) -> None:
     assert at(view["last_tick"]) is not None and at(view["last_tick"]).second == 0  # type: ignore[union-attr]
 
 
-def test_rewind_worker_runs_the_scheduler(tmp_path: Path) -> None:
+def test_rewind_worker_runs_the_scheduler(armed: Armed) -> None:
     """`rewind serve --no-worker` runs no scheduler: a tick passes unfired. `rewind worker`
     on the same data then fires the missed tick (catch-up) and runs the backup."""
-    sandbox, pbx = start_sandbox("--tenants", "1", "--groups", "1", "--users", "2")
-    data_dir = tmp_path / "data"
+    url, plan, due, data_dir = armed.quiet_url, armed.quiet_plan, armed.due, armed.data_dir
     env = {"REWIND_SCHEDULER_TICK_SECONDS": "1"}
+    plan_url = f"{url}/api/v1/plans/{plan['id']}"
     try:
-        serve, url = start_serve(data_dir, TOKEN, "--pbx", pbx, "--no-worker")
+        wait_for(lambda: datetime.now(UTC) > due + timedelta(seconds=3), timeout=90)
+        assert call("GET", plan_url, TOKEN)[1]["last_tick"] is None, "no scheduler here"
+
+        worker = start(["worker", "--data-dir", str(data_dir), "--worker-id", "w-plans"], env)
         try:
-            register_document(url, TOKEN)
-            plan = create(url, name="minutely", cron="* * * * *")
-            plan_url = f"{url}/api/v1/plans/{plan['id']}"
-            due = at(plan["next_run"])
-            assert due is not None
-            wait_for(lambda: datetime.now(UTC) > due + timedelta(seconds=3), timeout=90)
-            assert call("GET", plan_url, TOKEN)[1]["last_tick"] is None, "no scheduler here"
+            worker.wait_for_line("worker w-plans running")
+            fired = wait_for(lambda: call("GET", plan_url, TOKEN)[1]["last_backup_id"], 60)
 
-            worker = start(["worker", "--data-dir", str(data_dir), "--worker-id", "w-plans"], env)
-            try:
-                worker.wait_for_line("worker w-plans running")
-                fired = wait_for(lambda: call("GET", plan_url, TOKEN)[1]["last_backup_id"], 60)
-
-                assert finished_backup(url, fired)["status"] == "SUCCESS"
-            finally:
-                worker.stop()
-            view = call("GET", plan_url, TOKEN)[1]
+            assert finished_backup(url, fired)["status"] == "SUCCESS"
         finally:
-            serve.stop()
+            worker.stop()
+        view = call("GET", plan_url, TOKEN)[1]
     finally:
-        sandbox.stop()
+        armed.quiet_serve.stop()
+        armed.sandbox.stop()
     history = rewind_history(data_dir, fired)
     assert history[0]["principal"] == "scheduler"
     assert history[0]["payload"]["spec"]["plan_id"] == plan["id"]

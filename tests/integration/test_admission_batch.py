@@ -5,7 +5,6 @@ changes nothing for the others of its batch, and the log holds exactly the admit
 from __future__ import annotations
 
 import asyncio
-import multiprocessing as mp
 import threading
 import time
 from collections import Counter
@@ -25,6 +24,7 @@ from projections.rows import fold
 from projections.service import ViewsService
 from projections.views import BackupFilters
 from tests.conftest import postgres_store
+from tests.support.forkserver import racer_context
 from tests.support.stores import StoreTarget
 
 Answer = Backup | DomainError
@@ -209,7 +209,7 @@ def test_two_processes_batching_the_same_groups_end_consistent(pg_store: StoreTa
     app = pg_store.open()
     app.register_host("default", HostSettings(name="pbx", base_url="http://pbx"), "a")
     app.close()
-    ctx = mp.get_context("spawn")
+    ctx = racer_context(__name__)
     barrier = ctx.Barrier(40, timeout=60)
     results = ctx.Queue()
     procs = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import multiprocessing
 import os
 import random
 import threading
@@ -24,6 +23,7 @@ from adapters.artifacts import (
     ManifestCorruptError,
 )
 from adapters.artifacts._fs import is_temp_name
+from tests.support.forkserver import racer_context
 
 
 @pytest.fixture
@@ -225,7 +225,7 @@ def _put_in_child(root: str, seed: int) -> tuple[str, bool]:
 
 
 def test_concurrent_writer_processes_of_one_digest(store: ArtifactStore) -> None:
-    ctx = multiprocessing.get_context("spawn")
+    ctx = racer_context(__name__)
     with ProcessPoolExecutor(max_workers=4, mp_context=ctx) as pool:
         results = list(pool.map(_put_in_child, [str(store.root)] * 4, [7] * 4))
     assert len({digest for digest, _ in results}) == 1

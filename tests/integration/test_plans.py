@@ -14,6 +14,7 @@ from domain.errors import UnknownPlan
 from domain.host import HostSettings
 from domain.plan import DEFAULT_PLAN_ID, DefaultPlanUndeletable, NothingStaged, PlanSettings
 from domain.scope import Scope
+from tests.support.forkserver import racer_context
 from tests.support.stores import StoreTarget
 
 
@@ -103,7 +104,7 @@ def _create(target: StoreTarget, count: int, queue: multiprocessing.Queue[int]) 
 
 def test_plan_ids_unique_across_processes(store: StoreTarget) -> None:
     with_host(store.open()).close()
-    ctx = multiprocessing.get_context("spawn")
+    ctx = racer_context(__name__)
     queue: multiprocessing.Queue[int] = ctx.Queue()
     procs = [ctx.Process(target=_create, args=(store, 5, queue)) for _ in range(3)]
     for proc in procs:

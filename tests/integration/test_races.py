@@ -1,15 +1,16 @@
-"""Races across OS processes (spawned, so nothing is shared but the store): the event store's
-optimistic concurrency, through the guard aggregates, decides who wins."""
+"""Races across OS processes (forked from a fresh forkserver process, not from the test's, so
+nothing is shared but the store): the event store's optimistic concurrency, through the guard
+aggregates, decides who wins."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from typing import Any
 from uuid import UUID
 
 from domain.backup import BackupSpec
 from domain.host import HostSettings
 from domain.scope import Scope
+from tests.support.forkserver import racer_context
 from tests.support.stores import StoreTarget
 
 PROCESSES = 8
@@ -45,7 +46,7 @@ def _claim(target: StoreTarget, job_id: str, worker: str, barrier: Any, results:
 
 
 def _race(target: Any, args_for: Any) -> list[tuple[str, Any]]:
-    ctx = mp.get_context("spawn")
+    ctx = racer_context(__name__)
     barrier = ctx.Barrier(PROCESSES, timeout=60)
     results = ctx.Queue()
     procs = [

@@ -5,7 +5,6 @@ and a clock the test moves by hand. No mocks, no timing assertions."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing as mp
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -27,6 +26,7 @@ from domain.scope import Scope
 from tests.conftest import require_postgres
 from tests.integration.conftest import SandboxFactory
 from tests.support.clock import ManualClock
+from tests.support.forkserver import racer_context
 from tests.support.stores import StoreTarget, drop_pg_schema, make_pg_schema
 
 SCOPE = Scope(host_id="default", tenant_id="t01", group_id="t01-g01")
@@ -249,7 +249,7 @@ def test_two_schedulers_on_postgres_fire_a_tick_once(tmp_path: Path) -> None:
         start = next_tick("* * * * *", app.get_plan(plan.plan_id).schedule_since)
         ticks = [start + timedelta(minutes=i) for i in range(3)]
 
-        ctx = mp.get_context("spawn")
+        ctx = racer_context(__name__)
         barrier = ctx.Barrier(2, timeout=120)
         results = ctx.Queue()
         procs = [
