@@ -136,8 +136,8 @@ async def authenticate(request: web.Request) -> Principal:
         raise _unauthorized(
             "a token is required: Authorization: Bearer TOKEN, AuthToken: TOKEN or SEC: TOKEN"
         )
-    services = request.app[SERVICES]
-    principal = await request.app[TOKEN_CACHE].lookup(services, hash_token(token))
+    app = request.app
+    principal = await app[TOKEN_CACHE].lookup(app[SERVICES], hash_token(token))
     if principal is None or principal.expired(datetime.now(UTC)):
         raise _unauthorized("the token is unknown, expired or revoked")
     return principal
