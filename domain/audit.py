@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -22,6 +24,19 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class LogHead:
+    """One log entry without its payload: what a follower of the whole log (the worker's
+    job tracker) needs, read without building the event (RewindApplication.read_log_heads)."""
+
+    position: int
+    type: str
+    """The event class's qualified name, as ``AuditEntry.type`` (e.g. ``Job.EntitySucceeded``)."""
+    aggregate_id: UUID
+    version: int
+    time: datetime
 
 
 class AuditEntry(BaseModel):

@@ -108,12 +108,12 @@ class JobTracker:
         stale: dict[UUID, None] = {}
         changed = False
         while True:
-            batch = self.app.read_log(self.position, self.page_size)
-            for position, entry in batch:
-                self.position = position
+            batch = self.app.read_log_heads(self.position, self.page_size)
+            for entry in batch:
+                self.position = entry.position
                 if not entry.type.startswith(JOB_TYPE_PREFIXES):
                     continue
-                job_id = UUID(entry.aggregate_id)
+                job_id = entry.aggregate_id
                 if entry.type in PROGRESS_TYPES:
                     # A job waiting for its reload gets its whole state then. Noting the
                     # progress now would raise the known version past the lifecycle event
