@@ -11,6 +11,13 @@ and cancels among them) while one worker is SIGKILLed mid-run. Then:
 - the jobs the killed worker held were taken over by the other worker once their lease
   expired (a short lease here), and finished.
 
+When to kill is decided from the event store itself, not from an API process's views (they
+lag behind the log under load): the test follows the log, and once w1 holds a last-round job
+with most of its work ahead it stops w1 (SIGSTOP: w1 writes nothing more), reads the log
+again, and SIGKILLs w1 only if it still holds an unfinished last-round job; otherwise it
+lets w1 go on (SIGCONT) and chooses again. The sandbox's latency makes each last-round
+backup run for seconds, so the first choice almost always holds.
+
 PostgreSQL is mandatory under CI=true; elsewhere the test is skipped when it is unreachable
 (see tests/conftest.py: start it, or set REWIND_TEST_DATABASE_URL).
 """
@@ -18,8 +25,8 @@ PostgreSQL is mandatory under CI=true; elsewhere the test is skipped when it is 
 from __future__ import annotations
 
 import hashlib
+import signal
 import time
-import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -30,7 +37,10 @@ from typing import Any
 
 import pytest
 
+from adapters.event_store import open_application
 from adapters.renderers import render_json
+from adapters.settings import Settings
+from domain.application import RewindApplication
 from tests.conftest import require_postgres
 from tests.support.http import call, wait_for
 from tests.support.processes import Running, free_port, start, start_sandbox
@@ -42,7 +52,14 @@ GROUP_ENTITIES = ["profile", "ivr", "announcements"]
 USER_ENTITIES = ["profile", "voice_mail"]
 REQUESTS = 200
 LEASE_SECONDS = "3"
+PBX_LATENCY_MS = "300"
+"""Every sandbox call takes this long: a last-round backup (23 entities, sharing its worker's
+16 PBX connections with up to 3 other jobs) then runs for seconds, long enough that the job
+w1 is caught running is still running when the kill lands."""
 ENDING = {"Job.Completed", "Job.Failed", "Job.CancelAcknowledged", "Backup.DeleteAcknowledged"}
+PROGRESS = {"Job.EntitySucceeded", "Job.EntityFailed", "Job.EntityIgnored"}
+SETTLE_SECONDS = 0.3
+"""After SIGSTOP, time for a commit w1 had already sent to land before the log is read."""
 TERMINAL = {"SUCCESS", "FAILED"}
 
 
@@ -51,6 +68,8 @@ class Cluster:
     apis: list[str]
     workers: dict[str, Running]
     pbx: str
+    store: RewindApplication
+    """The shared event store, opened by the test itself (to read the log without a view)."""
     processes: list[Running] = field(default_factory=list)
 
 
@@ -72,10 +91,11 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     }
     data = str(tmp_path / "shared")
     processes: list[Running] = []
+    store: RewindApplication | None = None
     try:
         sandbox, pbx = start_sandbox(
             "--tenants", "2", "--groups", "10", "--users", "2", "--media-kb", "1",
-            "--latency-ms", "100",
+            "--latency-ms", PBX_LATENCY_MS,
         )  # fmt: skip
         processes.append(sandbox)
         apis = []
@@ -94,10 +114,20 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             processes.append(worker)
             worker.wait_for_line(f"worker {name} running", timeout=60)
             workers[name] = worker
-        yield Cluster(apis, workers, pbx, processes)
+        store = open_application(
+            Settings(
+                data_dir=Path(data),
+                database_url=env["REWIND_DATABASE_URL"],
+                database_pool_size=1,
+                database_max_overflow=1,
+            )
+        )
+        yield Cluster(apis, workers, pbx, store, processes)
     finally:
         for process in reversed(processes):
             process.stop()
+        if store is not None:
+            store.close()
         drop_pg_schema(schema)
 
 
@@ -145,48 +175,97 @@ def _whole_log(api: str) -> list[dict[str, Any]]:
         events.extend(items)
 
 
-def _log_head(api: str) -> int:
-    """The event store's newest position (not the views': they may lag behind it)."""
-    request = urllib.request.Request(f"{api}/metrics", headers={"AuthToken": TOKEN})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith("rewind_event_log_position "):
-                return int(float(line.split()[1]))
-    raise AssertionError("no rewind_event_log_position in /metrics")
+@dataclass
+class _Job:
+    """What the event store says of one aggregate so far."""
+
+    worker: str | None = None
+    """The worker that claimed or last resumed it."""
+    ended: bool = False
+    total: int | None = None
+    done: int = 0
+    last_event: float = 0.0
+    """When its newest event was written (seconds since the epoch)."""
 
 
-def _early(api: str, backup_id: str) -> bool:
-    """Whether the backup has most of its work ahead (so it cannot end before a kill lands)."""
-    _, view, _ = call("GET", f"{api}/api/v1/backups/{backup_id}", TOKEN)
-    total = view["progress"]["total"]
-    return view["status"] == "IN_PROGRESS" and (
-        total is None or view["progress"]["done"] < total // 2
-    )
+class _StoreLog:
+    """The event store's log, followed directly: the position read to, and the jobs seen."""
+
+    def __init__(self, store: RewindApplication, after: int) -> None:
+        self.store = store
+        self.position = after
+        self.jobs: dict[str, _Job] = defaultdict(_Job)
+
+    def read(self) -> None:
+        """Read on to the log's end."""
+        while batch := self.store.read_log(self.position, 500):
+            for position, entry in batch:
+                self.position = position
+                job = self.jobs[entry.aggregate_id]
+                job.last_event = entry.time.timestamp()
+                if entry.type in ("Job.Claimed", "Job.Resumed"):
+                    job.worker = entry.payload["worker_id"]
+                elif entry.type == "Job.ScopeResolved":
+                    job.total = entry.payload["total"]
+                elif entry.type in PROGRESS:
+                    job.done += 1
+                elif entry.type in ENDING:
+                    job.ended = True
+
+    def held(self, worker: str, among: set[str]) -> dict[str, _Job]:
+        """The jobs of ``among`` that ``worker`` holds and that have not ended."""
+        return {
+            job_id: job
+            for job_id in among
+            if (job := self.jobs.get(job_id)) is not None and job.worker == worker and not job.ended
+        }
 
 
-def _kill_w1_while_it_runs_a_job(cluster: Cluster, after: int, among: set[str]) -> int:
-    """SIGKILL worker w1 as soon as the log after ``after`` shows it running one of the
-    backups ``among`` (the last round, which nothing supersedes: an earlier one w1 held
-    could be cancelled by a forced request and never need resuming); returns the event
-    store's position at the kill (w1 writes nothing after it)."""
-    api = cluster.apis[0]
+def _early(job: _Job) -> bool:
+    """Most of its work ahead (its scope not even listed yet, or under half recorded)."""
+    return job.total is None or job.done < job.total // 2
+
+
+def _kill_w1_while_it_runs_a_job(
+    cluster: Cluster, after: int, among: set[str]
+) -> tuple[int, set[str]]:
+    """SIGKILL worker w1 while the event store shows it running one of the backups
+    ``among`` (the last round, which nothing supersedes: an earlier one w1 held could be
+    cancelled by a forced request and never need resuming). Returns the event store's
+    position at the kill (w1 writes nothing after it) and the jobs of ``among`` w1 held.
+
+    Once the log after ``after`` shows w1 holding such a job with most of its work ahead,
+    w1 is stopped (SIGSTOP) and the log read again: w1 is killed only if it still holds an
+    unfinished one. Either way only jobs with a recent last event count, so that no lease
+    can expire (and w2 take the job over) before the kill position is read. When the job
+    ended in between, w1 goes on (SIGCONT) and the choice is made again."""
+    w1 = cluster.workers["w1"]
+    log = _StoreLog(cluster.store, after)
+
+    def running() -> dict[str, _Job]:
+        fresh = time.time() - float(LEASE_SECONDS) / 2
+        return {j: job for j, job in log.held("w1", among).items() if job.last_event > fresh}
+
     deadline = time.monotonic() + 60
-    holding: set[str] = set()
+    retries = 0
     while time.monotonic() < deadline:
-        items, after = _events(api, after, kind="backup")
-        for e in items:
-            if e["type"] in ("Job.Claimed", "Job.Resumed"):
-                if e["payload"]["worker_id"] == "w1":
-                    holding.add(e["aggregate_id"])
-                else:
-                    holding.discard(e["aggregate_id"])
-            elif e["type"] in ENDING:
-                holding.discard(e["aggregate_id"])
-        if any(_early(api, job) for job in holding & among):
-            cluster.workers["w1"].kill()
-            return _log_head(api)
+        log.read()
+        if any(_early(job) for job in running().values()):
+            w1.proc.send_signal(signal.SIGSTOP)
+            try:
+                time.sleep(SETTLE_SECONDS)
+                log.read()
+                held = set(running())
+                if held:
+                    w1.kill()
+                    print(f"w1 killed holding {sorted(held)} after {retries} retries")
+                    return cluster.store.current_position(), held
+            finally:
+                if w1.proc.poll() is None:
+                    w1.proc.send_signal(signal.SIGCONT)
+            retries += 1
         time.sleep(0.02)
-    raise AssertionError("worker w1 never held a running backup")
+    raise AssertionError(f"worker w1 never held a running backup ({retries} retries)")
 
 
 # ------------------------------------------------------------------------------ checks
@@ -279,10 +358,10 @@ def test_two_apis_two_workers_one_killed(cluster: Cluster) -> None:
     last_round = range(REQUESTS - len(GROUPS), REQUESTS)
     with ThreadPoolExecutor(max_workers=6) as pool:
         created = list(pool.map(lambda i: _request(cluster, i), range(last_round.start)))
-        head = _log_head(cluster.apis[0])
+        head = cluster.store.current_position()
         futures = [pool.submit(_request, cluster, i) for i in last_round]
         final = {backup_id for f in futures if (backup_id := f.result()) is not None}
-        kill_position = _kill_w1_while_it_runs_a_job(cluster, head, final)
+        kill_position, held_at_kill = _kill_w1_while_it_runs_a_job(cluster, head, final)
     ids = {backup_id for backup_id in created if backup_id is not None} | final
     assert len(ids) >= REQUESTS // 2, f"only {len(ids)} of {REQUESTS} admitted"
 
@@ -326,6 +405,7 @@ def test_two_apis_two_workers_one_killed(cluster: Cluster) -> None:
             holder.pop(e["aggregate_id"], None)
     orphans = {job for job, worker in holder.items() if worker == "w1"}
     assert orphans, "w1 held no running job when it was killed"
+    assert held_at_kill <= orphans, (held_at_kill, orphans)
     later = [e for e in log if e["position"] > kill_position and e["aggregate_id"] in orphans]
     assert not [e for e in later if e["principal"] == "worker:w1"]
     resumed = {e["aggregate_id"] for e in later if e["type"] == "Job.Resumed"}
