@@ -40,7 +40,7 @@ body form-encoded; anything else explicitly labelled is refused with 415."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _one_or_many(value: Any) -> Any:
@@ -142,9 +142,20 @@ async def body_fields(request: web.Request) -> dict[str, Any]:
     return await read_json_object(request, BODY_TYPES)
 
 
+_DEFAULTS: dict[type[BaseModel], BaseModel] = {}
+
+
+def _defaults(model: type[M]) -> M:
+    """A request that sent no fields: validated once per model (the models are frozen)."""
+    found = _DEFAULTS.get(model)
+    if not isinstance(found, model):
+        found = _DEFAULTS[model] = model.model_validate({})
+    return found
+
+
 async def read_request(request: web.Request, model: type[M]) -> M:
     """Query and body merged (the body wins) and validated as ``model``."""
     if not request.query and not request.body_exists:
-        return model.model_validate({})  # the common poll: nothing to read or merge
+        return _defaults(model)  # the common poll: nothing to read, merge or validate
     merged = {**query_fields(request), **(await body_fields(request))}
     return model.model_validate(merged)
