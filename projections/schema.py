@@ -39,39 +39,22 @@ _INTEGER = {
 }  # fmt: skip
 
 
-def _ddl(
-    table: str, columns: tuple[str, ...], key: str, sqlite: bool = False, compact: bool = False
-) -> str:
-    """A view table. On SQLite, a single integer key is the table's rowid (``INTEGER
-    PRIMARY KEY``) and a ``compact`` table (small rows, a composite key) is stored ``WITHOUT
-    ROWID``: either way each insert writes one B-tree instead of the table and a separate
-    key index (bench P4, P5). PostgreSQL keeps BIGINT keys."""
-    if sqlite and key in _INTEGER:
-        cols = ", ".join(
-            f"{c} INTEGER PRIMARY KEY" if c == key else f"{c} {_type(c)}" for c in columns
-        )
-        return f"CREATE TABLE IF NOT EXISTS {table} ({cols})"
-    cols = ", ".join(f"{c} {_type(c)}" for c in columns)
-    rowid = " WITHOUT ROWID" if sqlite and compact else ""
-    return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({key})){rowid}"
-
-
-def _type(column: str) -> str:
-    return "BIGINT" if column in _INTEGER else "TEXT"
+def _ddl(table: str, columns: tuple[str, ...], key: str) -> str:
+    cols = ", ".join(f"{c} {'BIGINT' if c in _INTEGER else 'TEXT'}" for c in columns)
+    return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({key}))"
 
 
 VIEW_TABLES = ("backups", "restores", "outcomes", "audit")
 
 
-def shape_fingerprint(prefix: str, sqlite: bool = False) -> str:
+def shape_fingerprint(prefix: str) -> str:
     """A digest of the views' DDL: when a release changes the shape of a view, the stored
     fingerprint no longer matches and the views are rebuilt from the log (they are derived
     data), instead of failing on a missing column."""
-    statements = create_statements(prefix, sqlite)
-    return hashlib.sha256("\n".join(statements).encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join(create_statements(prefix)).encode()).hexdigest()[:16]
 
 
-def create_statements(prefix: str, sqlite: bool = False) -> list[str]:
+def create_statements(prefix: str) -> list[str]:
     p = prefix
     return [
         _ddl(f"{p}backups", BACKUP_COLUMNS, "id"),
@@ -80,8 +63,8 @@ def create_statements(prefix: str, sqlite: bool = False) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {p}backups_created ON {p}backups (created_at)",
         f"CREATE INDEX IF NOT EXISTS {p}backups_reference ON {p}backups (reference_id)",
         _ddl(f"{p}restores", RESTORE_COLUMNS, "id"),
-        _ddl(f"{p}outcomes", OUTCOME_COLUMNS, "job_id, key", sqlite, compact=True),
-        _ddl(f"{p}audit", AUDIT_COLUMNS, "position", sqlite),
+        _ddl(f"{p}outcomes", OUTCOME_COLUMNS, "job_id, key"),
+        _ddl(f"{p}audit", AUDIT_COLUMNS, "position"),
         f"CREATE INDEX IF NOT EXISTS {p}audit_aggregate ON {p}audit (aggregate_id, version)",
     ]
 

@@ -193,18 +193,15 @@ class ViewsMixin:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ writing
-    sqlite = False
-    """Whether the views live in SQLite (their tables use its storage options, schema.py)."""
-
     def view_statements(self) -> list[str]:
-        return create_statements(PREFIX, self.sqlite)
+        return create_statements(PREFIX)
 
     def _reset_if_reshaped(self, cursor: Any, tracking_table: str) -> None:
         """Before the tables are created: when the stored views were built with another
         shape (an upgrade added a column), drop them and forget the tracked positions, so
         the runner rebuilds them from the start of the log. Views built before the
         fingerprint existed count as another shape."""
-        wanted = shape_fingerprint(PREFIX, self.sqlite)
+        wanted = shape_fingerprint(PREFIX)
         self._exec(cursor, f"CREATE TABLE IF NOT EXISTS {META_TABLE} (fingerprint TEXT)")
         self._exec(cursor, f"SELECT fingerprint FROM {META_TABLE}")
         stored = [_scalar(row) for row in cursor.fetchall()]
@@ -532,8 +529,6 @@ def _where(filters: BackupFilters) -> tuple[str, tuple[Any, ...]]:
 class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
     """The views in their own SQLite file (the library's table names are fixed per file).
     Its server's runner is its only writer, so poll rows may be cached in memory."""
-
-    sqlite = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
