@@ -20,6 +20,8 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import ApplicationSubscription, ProjectionRunner
 
+from projections.progress_fast import read_progress
+
 MAX_BATCH = 500
 """Events applied in one view transaction at most (the subscription's page size)."""
 
@@ -46,10 +48,22 @@ class _Batches:
         return self
 
     def __next__(self) -> tuple[Batch, Tracking]:
-        batch: Batch = [next(self.subscription)]  # blocks until there is one
+        batch: Batch = [self._next()]  # blocks until there is one
         while len(batch) < MAX_BATCH and _fetched(self.subscription) > 0:
-            batch.append(next(self.subscription))
+            batch.append(self._next())
         return batch, batch[-1][1]
+
+    def _next(self) -> tuple[Any, Tracking]:
+        """What the library's ``ApplicationSubscription.__next__`` returns, except that a
+        progress event (one per entity: most of a log) is read by replay's fast path
+        (projections/progress_fast.py) instead of being built and validated by pydantic
+        (bench P5); anything the fast path does not accept is decoded by the mapper."""
+        subscription = self.subscription
+        notification = next(subscription.subscription)
+        tracking = Tracking(subscription.name, notification.id)
+        mapper = subscription.mapper
+        event = read_progress(mapper, notification.topic, notification.state)
+        return (event or mapper.to_domain_event(notification)), tracking
 
 
 class _BatchApplier:

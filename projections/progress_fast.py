@@ -1,16 +1,17 @@
-"""Replay's fast path for entity progress events, read straight from their stored JSON.
+"""The fast path for entity progress events, read straight from their stored JSON.
 
 Progress events (one per entity a job stored, failed or ignored) are almost all of a log.
-Replay decodes them without building pydantic events: the stored JSON is upcast like the
-mapper does, then accepted only when it has exactly the class's fields with exactly the
-JSON types the model would hold (str, int, bool), so validating it would return the same
-values. Anything else (unknown or missing fields, another type, a bad id or time) is left to
-the mapper and the ordinary fold, which accepts or rejects it as before. The rows written from
-a ``Progress`` are the ones ``projections.rows`` and ``domain.audit`` make from the validated
-event, column for column; tests/integration/test_replay_fast.py compares both ways.
+Replay and the live views decode them without building pydantic events: the stored JSON is
+upcast like the mapper does, then accepted only when it has exactly the class's fields with
+exactly the JSON types the model would hold (str, int, bool), so validating it would return
+the same values. Anything else (unknown or missing fields, another type, a bad id or time)
+is left to the mapper and the ordinary fold, which accepts or rejects it as before. The rows
+written from a ``Progress`` are the ones ``projections.rows`` and ``domain.audit`` make from
+the validated event, column for column; tests/integration/test_replay_fast.py compares views
+built both ways.
 
-The live projection never sees a ``Progress``: it applies validated events one batch at a
-time, exactly once, as before.
+The live projection reads progress events this way too (projections.batch_runner), and
+applies them one batch at a time, exactly once, as before.
 """
 
 from __future__ import annotations

@@ -98,7 +98,8 @@ class _Pending:
     audit: list[tuple[Any, ...]] = field(default_factory=list)
     outcomes: list[tuple[Any, ...]] = field(default_factory=list)
     progress: dict[str, ProgressTotals] = field(default_factory=dict)
-    """Replay only: jobs whose progress events are folded but not yet into their row."""
+    """Jobs whose progress events (read by the fast path) are folded but not yet into
+    their row."""
 
     def settle(self, job_id: str | None = None) -> None:
         """Fold pending progress into job rows (of one job, or of all)."""
@@ -318,7 +319,7 @@ class ViewsMixin:
     def _apply_progress(
         self, cursor: Any, pending: _Pending, event: Progress, position: int
     ) -> None:
-        """Replay's fast path (projections/progress_fast.py): the same rows as ``_apply``
+        """The fast path (projections/progress_fast.py): the same rows as ``_apply``
         makes from the validated event, without building it or copying the job's row."""
         pending.audit.append(event.audit_params(position))
         totals = pending.progress.get(event.job_id)
