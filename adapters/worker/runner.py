@@ -53,6 +53,9 @@ from domain.job import Job
 
 log = structlog.get_logger("rewind.worker")
 
+TEMP_GRACE_S = 3600.0
+"""A temporary file in the artifact store this old belongs to no live writer."""
+
 
 @dataclass
 class _Run:
@@ -115,12 +118,25 @@ class Worker:
         self.log = log.bind(worker_id=worker_id)
         register_worker(self)
 
+    async def _remove_crash_leftovers(self) -> None:
+        """Temporary files a killed writer left in the artifact store (a blob batch or a
+        manifest cut off mid-write): invisible to readers, but they take space. Only those
+        older than TEMP_GRACE_S go, so another process's write in progress is left alone."""
+        try:
+            removed = await asyncio.to_thread(self.artifacts.cleanup_temp, TEMP_GRACE_S)
+        except OSError as error:
+            self.log.warning("artifact store cleanup failed", error=str(error))
+            return
+        if removed:
+            self.log.info("removed temporary files left by a crash", files=removed)
+
     # ----------------------------------------------------------------- public API
     async def run(self) -> None:
         """Work until cancelled; then abandon runs where they are and close PBX clients."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self.log.info("worker started")
+        await self._remove_crash_leftovers()
         try:
             while True:
                 self._wake.clear()

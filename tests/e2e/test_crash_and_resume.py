@@ -5,6 +5,8 @@ exactly what an uninterrupted backup of the same data holds, and record no entit
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -61,9 +63,14 @@ def test_sigkill_mid_backup_then_restart_finishes_it_exactly_once(tmp_path: Path
             serve.kill()
         killed_at = _backup_from_history(data_dir, backup_id)
         assert 0 < killed_at < 13 + 150 * 5, "the kill did not land mid-run"
+        # What a writer killed mid-write leaves: an hours-old temporary file is removed when
+        # the worker starts again; a recent one (another process may be writing it) stays.
+        stale, recent = _temp_file(data_dir, "0" * 8, age_s=2 * 3600), _temp_file(data_dir, "1" * 8)
 
         serve, base = start_serve(data_dir, TOKEN, "--pbx", pbx)
         try:
+            wait_for(lambda: not stale.exists(), timeout=30)
+            assert recent.exists()
             view = wait_for(
                 lambda: (v := _backup(base, backup_id))["status"] == "SUCCESS" and v, timeout=90
             )
@@ -92,6 +99,16 @@ def test_sigkill_mid_backup_then_restart_finishes_it_exactly_once(tmp_path: Path
     )
     assert recorded and max(recorded.values()) == 1, "an entity was recorded twice"
     assert [e["type"] for e in history].count("Job.Resumed") == 1
+
+
+def _temp_file(data_dir: Path, tag: str, age_s: float = 0) -> Path:
+    """A temporary file as the artifact store names them, in a blob shard, ``age_s`` old."""
+    path = data_dir / "artifacts" / "blobs" / "ab" / f".tmp-{tag}.{os.getpid()}.part"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x28\xb5\x2f\xfd cut off")
+    stamp = time.time() - age_s
+    os.utime(path, (stamp, stamp))
+    return path
 
 
 def _backup_from_history(data_dir: Path, backup_id: str) -> int:
