@@ -243,16 +243,23 @@ class BlobStore:
         until then nothing may record the digest (see DeferredBlobs).
         """
         digest = sha256_hex(data)
-        if deferred is not None:
-            return self._put_deferred(data, digest, deferred)
-        final = self.blob_path(digest)
+        # The path as a plain string (a digest sha256_hex just made needs no check): pathlib's
+        # joins were a visible share of a backup of many small entities (bench P5).
+        final = f"{self._blobs_prefix}{digest[:2]}{os.sep}{digest}{BLOB_SUFFIX}"
         existing = self._touch_existing(final)
+        if existing is None and deferred is not None:
+            existing = deferred.stored_size(digest)
         if existing is not None:
             self._count_deduplicated(len(data))
             return BlobRef(digest, len(data), existing, new=False)
         compressed = self._compressor().compress(data)
-        ensure_dir(final.parent)
-        tmp = temp_path(final.parent)
+        if deferred is not None:
+            deferred.add(digest, Path(final), compressed)
+            self._count_written(len(compressed))
+            return BlobRef(digest, len(data), len(compressed), new=True)
+        shard = Path(final).parent
+        ensure_dir(shard)
+        tmp = temp_path(shard)
         try:
             with open(tmp, "xb") as fh:
                 fh.write(compressed)
@@ -262,21 +269,6 @@ class BlobStore:
             unlink_quietly(tmp)
             raise
         return self._commit(tmp, digest, len(data), len(compressed))
-
-    def _put_deferred(self, data: bytes, digest: str, deferred: DeferredBlobs) -> BlobRef:
-        # The path as a plain string (a digest from sha256_hex needs no check): pathlib's
-        # joins were a visible share of a backup of many small entities (bench P5).
-        final = f"{self._blobs_prefix}{digest[:2]}{os.sep}{digest}{BLOB_SUFFIX}"
-        existing = self._touch_existing(final)
-        if existing is None:
-            existing = deferred.stored_size(digest)
-        if existing is not None:
-            self._count_deduplicated(len(data))
-            return BlobRef(digest, len(data), existing, new=False)
-        compressed = self._compressor().compress(data)
-        deferred.add(digest, Path(final), compressed)
-        self._count_written(len(compressed))
-        return BlobRef(digest, len(data), len(compressed), new=True)
 
     def deferred(self) -> DeferredBlobs:
         """A batch of blobs written and made durable together (see DeferredBlobs)."""
