@@ -53,28 +53,30 @@ PATH_PARAMS: dict[str, Check] = {
 
 
 _ACCEPTED: set[tuple[str, str]] = set()
-"""(parameter, value) pairs already found good: clients poll the same paths again and
-again (bench P1), so a known pair skips its pattern. Bounded by clearing."""
+"""(method, path as routed) of requests whose path parameters were all found good: the route,
+and so its parameters, follow from the method and the path the router matched (still
+percent-encoded where a segment holds a slash, so two paths that decode alike stay apart),
+and clients poll the same paths
+again and again (bench P1), so a known path skips the patterns. Bounded by clearing."""
 _ACCEPTED_MAX = 10_000
 
 
 def validate_path(request: web.Request) -> None:
     """Raise 400 "Incorrect parameters sent: ..." naming every bad path parameter."""
+    seen = (request.method, request.rel_url.path_safe)
+    if seen in _ACCEPTED:
+        return
     bad: list[str] = []
     details: list[str] = []
-    for item in request.match_info.items():
-        if item in _ACCEPTED:
-            continue
-        name, value = item
+    for name, value in request.match_info.items():
         check = PATH_PARAMS.get(name, _resource_id)
         try:
             check(value, name)
         except ValueError as error:
             bad.append(name)
             details.append(f"{name}: {str(error).replace(repr(value), '(the value sent)')}")
-            continue
-        if len(_ACCEPTED) >= _ACCEPTED_MAX:
-            _ACCEPTED.clear()
-        _ACCEPTED.add(item)
     if bad:
         raise BadRequest(400, f"Incorrect parameters sent: {', '.join(bad)}", *details)
+    if len(_ACCEPTED) >= _ACCEPTED_MAX:
+        _ACCEPTED.clear()
+    _ACCEPTED.add(seen)

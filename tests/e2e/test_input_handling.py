@@ -66,8 +66,13 @@ def test_malformed_json_is_400_naming_the_problem(base: str) -> None:
         (b"[" * 5000 + b"]" * 5000, "Malformed JSON"),
         (b'{"n": 123456789012345678901234567890}', "Incorrect parameters sent: n"),
     ):
-        status, answer, _ = call("POST", f"{base}/api/v1/backups", TOKEN, raw=raw,
-                                 headers={"Content-Type": "application/json"})
+        status, answer, _ = call(
+            "POST",
+            f"{base}/api/v1/backups",
+            TOKEN,
+            raw=raw,
+            headers={"Content-Type": "application/json"},
+        )
         assert status == 400 and words in answer[0], (raw[:40], answer)
 
 
@@ -111,10 +116,27 @@ def test_path_parameters_are_validated(base: str, path: str, param: str) -> None
     assert answer[0] == f"Incorrect parameters sent: {param}"
 
 
+def test_a_path_found_good_does_not_vouch_for_one_that_decodes_alike(base: str) -> None:
+    # Paths found good are remembered; "abc%2Freport" decodes like "abc/report" but routes
+    # to another resource with backup_id "abc/report", which must still be refused.
+    status, _, _ = call("GET", f"{base}/api/v1/backups/abc/report", TOKEN)
+    assert status == 404
+    status, answer, _ = call("GET", f"{base}/api/v1/backups/abc%2Freport", TOKEN)
+    assert status == 400, answer
+    assert answer[0] == "Incorrect parameters sent: backup_id"
+
+
 @pytest.mark.parametrize(
     "query",
-    ["_page=abc", "_page=99999999999999", "_pagesize=0", "_pagesize=100000", "status=1&kind=X",
-     "started_after=yesterday", "_page=-1"],
+    [
+        "_page=abc",
+        "_page=99999999999999",
+        "_pagesize=0",
+        "_pagesize=100000",
+        "status=1&kind=X",
+        "started_after=yesterday",
+        "_page=-1",
+    ],
 )
 def test_bad_query_parameters_are_400(base: str, query: str) -> None:
     status, answer, _ = call("GET", f"{base}/api/v1/backups?{query}", TOKEN)
@@ -135,17 +157,17 @@ def _routes(tmp_path: Path) -> list[tuple[str, str]]:
 HOSTILE_BODIES: list[tuple[bytes | None, dict[str, str]]] = [
     (b'{"x": ', {"Content-Type": "application/json"}),
     (b'"just a string"', {"Content-Type": "application/json"}),
-    (b'{"tenant_id": {"$gt": ""}, "group": [null], "name": "\\u0000"}',
-     {"Content-Type": "application/json"}),
+    (
+        b'{"tenant_id": {"$gt": ""}, "group": [null], "name": "\\u0000"}',
+        {"Content-Type": "application/json"},
+    ),
     (b"<xml/>", {"Content-Type": "application/xml"}),
     (b"{}", {"Content-Type": "application/json", "Accept": "image/png"}),
     (None, {"Accept": "application/json;q=abc"}),
 ]
 
 
-def test_no_input_produces_a_500_on_any_route(
-    server: tuple[str, Running], tmp_path: Path
-) -> None:
+def test_no_input_produces_a_500_on_any_route(server: tuple[str, Running], tmp_path: Path) -> None:
     base, serve = server
     seen = 0
     for method, pattern in _routes(tmp_path):
@@ -166,8 +188,23 @@ JSON_VALUES = st.recursive(
     max_leaves=12,
 )
 FIELDS = st.sampled_from(
-    ["name", "role", "tenants", "ttl_seconds", "expires_at", "backup_id", "dry_run",
-     "existing", "group", "user", "users", "base_url", "credentials", "id", "active"]
+    [
+        "name",
+        "role",
+        "tenants",
+        "ttl_seconds",
+        "expires_at",
+        "backup_id",
+        "dry_run",
+        "existing",
+        "group",
+        "user",
+        "users",
+        "base_url",
+        "credentials",
+        "id",
+        "active",
+    ]
 )
 
 
