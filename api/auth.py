@@ -17,9 +17,11 @@ expired and revoked tokens get one and the same 401, which does not tell them ap
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 from aiohttp import web
@@ -37,6 +39,9 @@ log = structlog.get_logger("rewind.auth")
 TOKEN_HEADERS = ("Authorization", "AuthToken", "SEC")
 CACHE_SECONDS = 1.0
 """How long a token lookup is trusted: the longest a revoke elsewhere can go unnoticed."""
+REFRESH_AFTER = 0.5
+"""The share of ``CACHE_SECONDS`` after which an entry in use is read again in the
+background (see ``TokenCache``)."""
 CACHE_MAX_ENTRIES = 10_000
 
 
@@ -49,19 +54,25 @@ class Principal:
     role: Role
     tenants: frozenset[str] | None
     expires_at: datetime | None
+    expires_ts: float | None = None
+    """``expires_at`` as a POSIX timestamp: checked on every request, where comparing two
+    floats costs far less than building an aware datetime (bench P1)."""
 
     @classmethod
     def of(cls, token: Token) -> Principal:
         spec = token.spec
         tenants = None if spec.tenants is None else frozenset(spec.tenants)
-        return cls(str(token.id), spec.name, spec.role, tenants, spec.expires_at)
+        expires_at = spec.expires_at
+        expires_ts = None if expires_at is None else expires_at.timestamp()
+        return cls(str(token.id), spec.name, spec.role, tenants, expires_at, expires_ts)
 
     def sees(self, tenant_id: str | None) -> bool:
         """Whether a resource of ``tenant_id`` (None: whole host) is visible to this token."""
         return self.tenants is None or (tenant_id is not None and tenant_id in self.tenants)
 
-    def expired(self, now: datetime) -> bool:
-        return self.expires_at is not None and now >= self.expires_at
+    def expired(self, now: float) -> bool:
+        """Whether the token has expired at ``now`` (``time.time()``)."""
+        return self.expires_ts is not None and now >= self.expires_ts
 
 
 PRINCIPAL = web.RequestKey("principal", str)
@@ -69,38 +80,92 @@ PRINCIPAL = web.RequestKey("principal", str)
 IDENTITY = web.RequestKey("identity", Principal)
 
 
+class Uncached(enum.Enum):
+    """What ``TokenCache.fresh`` answers when the store must be asked."""
+
+    UNCACHED = "uncached"
+
+
+UNCACHED = Uncached.UNCACHED
+
+
 class TokenCache:
-    """Token hash -> principal (None: unknown or revoked), each trusted ``CACHE_SECONDS``."""
+    """Token hash -> principal (None: unknown or revoked), each trusted ``CACHE_SECONDS``.
+
+    An entry in use is read again from the store in the background once it is
+    ``REFRESH_AFTER`` of that old, so under steady use it is replaced before it expires and
+    requests do not all stop at once to wait for one read (bench P1). A revoke elsewhere is
+    still noticed within ``CACHE_SECONDS``: an entry is never trusted for longer."""
 
     def __init__(self, ttl: float = CACHE_SECONDS) -> None:
         self.ttl = ttl
         self._entries: dict[str, tuple[float, Principal | None]] = {}
         self._loading: dict[str, asyncio.Task[Principal | None]] = {}
+        self._hashes: dict[str, str] = {}
+        self._forgotten = 0
+
+    def hash_of(self, token: str) -> str:
+        """The token's SHA-256, remembered for the tokens in use (a dictionary lookup costs
+        less than hashing again on every request). Only the hash ever leaves this process."""
+        known = self._hashes.get(token)
+        if known is None:
+            if len(self._hashes) >= CACHE_MAX_ENTRIES:
+                self._hashes.clear()
+            known = self._hashes[token] = hash_token(token)
+        return known
+
+    def fresh(self, services: Services, token_hash: str) -> Principal | Uncached | None:
+        """The cached answer while it is trusted (None: unknown or revoked), ``UNCACHED``
+        when the store must be asked first: no I/O, so a request can be admitted without a
+        suspension (bench P1)."""
+        cached = self._entries.get(token_hash)
+        if cached is None:
+            return UNCACHED
+        age = time.monotonic() - cached[0]
+        if age >= self.ttl:
+            return UNCACHED
+        if age >= self.ttl * REFRESH_AFTER:
+            self._load_once(services, token_hash)
+        return cached[1]
 
     async def lookup(self, services: Services, token_hash: str) -> Principal | None:
-        cached = self._entries.get(token_hash)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl:
-            return cached[1]
-        # When an entry expires under load, every request in flight misses at once: they
-        # share one store read (a task, so no caller's cancellation cancels it for others).
+        cached = self.fresh(services, token_hash)
+        if not isinstance(cached, Uncached):
+            return cached
+        return await asyncio.shield(self._load_once(services, token_hash))
+
+    def _load_once(self, services: Services, token_hash: str) -> asyncio.Task[Principal | None]:
+        """The store read of ``token_hash`` in progress, or a new one. Every request that
+        misses at once shares it (a task, so no caller's cancellation cancels it for
+        others); a read ahead of expiry has no caller, so its failure is only logged."""
         loading = self._loading.get(token_hash)
         if loading is None:
             loading = asyncio.ensure_future(self._load(services, token_hash))
             self._loading[token_hash] = loading
-            loading.add_done_callback(lambda _: self._loading.pop(token_hash, None))
-        return await asyncio.shield(loading)
+            loading.add_done_callback(lambda done: self._loaded(token_hash, done))
+        return loading
+
+    def _loaded(self, token_hash: str, done: asyncio.Task[Principal | None]) -> None:
+        self._loading.pop(token_hash, None)
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("token lookup failed", error=repr(done.exception()))
 
     async def _load(self, services: Services, token_hash: str) -> Principal | None:
         now = time.monotonic()
+        forgotten = self._forgotten
         token = await services.query(services.app.find_token, token_hash)
         principal = None if token is None or token.revoked_at is not None else Principal.of(token)
+        if forgotten != self._forgotten:
+            return principal  # a revoke here meanwhile: what was read may predate it
         if len(self._entries) >= CACHE_MAX_ENTRIES:
             self._entries.clear()
         self._entries[token_hash] = (now, principal)
         return principal
 
     def forget(self, token_hash: str) -> None:
-        """Drop one entry (after a revoke or an issue in this process)."""
+        """Drop one entry (after a revoke or an issue in this process); a read already in
+        progress does not put it back."""
+        self._forgotten += 1
         self._entries.pop(token_hash, None)
 
 
@@ -130,20 +195,34 @@ def _unauthorized(message: str) -> BadRequest:
     return BadRequest(401, message, headers={"WWW-Authenticate": 'Bearer realm="rewind"'})
 
 
-async def authenticate(request: web.Request) -> Principal:
+def _token_hash(request: web.Request) -> str:
     token = presented_token(request)
     if token is None:
         raise _unauthorized(
             "a token is required: Authorization: Bearer TOKEN, AuthToken: TOKEN or SEC: TOKEN"
         )
-    app = request.app
-    principal = await app[TOKEN_CACHE].lookup(app[SERVICES], hash_token(token))
-    if principal is None or principal.expired(datetime.now(UTC)):
+    return request.app[TOKEN_CACHE].hash_of(token)
+
+
+def _admitted(request: web.Request, principal: Principal | None) -> Principal:
+    """Record who is calling, or refuse an unknown, expired or revoked token (one 401)."""
+    if principal is None or principal.expired(time.time()):
         raise _unauthorized("the token is unknown, expired or revoked")
+    request[PRINCIPAL] = principal.name
+    request[IDENTITY] = principal
     return principal
 
 
-async def _authorize(request: web.Request, rule: Rule | None, principal: Principal) -> None:
+async def authenticate(request: web.Request) -> Principal:
+    """The calling token's principal, read through the cache; 401 when there is none."""
+    app = request.app
+    token_hash = _token_hash(request)
+    return _admitted(request, await app[TOKEN_CACHE].lookup(app[SERVICES], token_hash))
+
+
+def _permitted(request: web.Request, rule: Rule | None, principal: Principal) -> bool:
+    """The checks that need no I/O: the route has a rule, the role its permission, the path
+    valid parameters. True when the tenants named in the path must still be looked up."""
     if rule is None:
         route = request.match_info.route.resource
         pattern = route.canonical if route is not None else request.path
@@ -156,8 +235,12 @@ async def _authorize(request: web.Request, rule: Rule | None, principal: Princip
     if rule.all_tenants and principal.tenants is not None:
         raise BadRequest(403, "this needs a token that is not limited to tenants")
     validate_path(request)
-    if principal.tenants is None:
-        return  # sees every tenant: no need to look up whose resource the path names
+    # A token that sees every tenant needs no lookup of whose resource the path names.
+    return principal.tenants is not None and bool(rule.resources)
+
+
+async def _check_tenants(request: web.Request, rule: Rule, principal: Principal) -> None:
+    """404 when a resource named in the path belongs to a tenant the token does not see."""
     services = request.app[SERVICES]
     for resource in rule.resources:
         value = request.match_info[resource.param]
@@ -166,19 +249,36 @@ async def _authorize(request: web.Request, rule: Rule | None, principal: Princip
             raise NotFound(resource.not_found(value))
 
 
-async def admit(request: web.Request) -> None:
+async def _admit_after_lookup(request: web.Request, rule: Rule | None) -> None:
+    principal = await authenticate(request)
+    if request.match_info.http_exception is None and _permitted(request, rule, principal):
+        assert rule is not None  # _permitted refuses a route without a rule
+        await _check_tenants(request, rule, principal)
+
+
+def admit(request: web.Request) -> Awaitable[None] | None:
     """Let the request through or raise its refusal (401, 403, 404, 400): an open route
-    needs nothing; any other needs a token, and a matched route the policy's permission."""
+    needs nothing; any other needs a token, and a matched route the policy's permission.
+
+    None when the request was admitted without waiting (an open route, or a token the cache
+    trusts and a path naming no tenant to look up: the polled routes, bench P1); otherwise
+    an awaitable that finishes the checks (a store read) and raises any refusal."""
     resource = request.match_info.route.resource
     pattern = resource.canonical if resource is not None else None
     rule = None if pattern is None else rule_for(request.method, pattern)
     if rule is not None and rule.permission is Permission.OPEN:
-        return
-    principal = await authenticate(request)
-    request[PRINCIPAL] = principal.name
-    request[IDENTITY] = principal
-    if request.match_info.http_exception is None:
-        await _authorize(request, rule, principal)
+        return None
+    app = request.app
+    cached = app[TOKEN_CACHE].fresh(app[SERVICES], _token_hash(request))
+    if isinstance(cached, Uncached):
+        return _admit_after_lookup(request, rule)
+    principal = _admitted(request, cached)
+    if request.match_info.http_exception is not None:
+        return None  # a 404 / 405: the router's answer, now that the caller is known
+    if _permitted(request, rule, principal):
+        assert rule is not None
+        return _check_tenants(request, rule, principal)
+    return None
 
 
 def check_tenant_allowed(request: web.Request, tenant_id: str | None) -> None:

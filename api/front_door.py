@@ -7,10 +7,14 @@ used to be four middlewares stacked by separate ``insert`` calls:
 3. authentication and the access policy (api.auth);
 4. the handler;
 5. any failure answered in the shape of the dialect the path speaks (api.errors);
-6. a command (not a read) logged once, with its status; the log context undone.
+6. the request id named in the answer's ``X-Request-ID`` header (a streamed answer names it
+   itself before it starts: api.request_context.name_request);
+7. a command (not a read) logged once, with its status; the log context undone.
 
-One frame instead of four on every request matters on the polled routes (bench P1); each
-step stays a plain function of its own module, tested there."""
+One frame instead of four on every request matters on the polled routes (bench P1), and so
+do the waits it does not take: admission awaits only when it must read the store, and the
+header is set here rather than by an ``on_response_prepare`` signal (a coroutine more per
+answer). Each step stays a plain function of its own module, tested there."""
 
 from __future__ import annotations
 
@@ -21,26 +25,30 @@ from aiohttp import web
 from api.auth import admit
 from api.errors import Handler, error_answer
 from api.negotiation import refuse_unacceptable
-from api.request_context import begin, end
+from api.request_context import begin, end, name_request
 
 
 @web.middleware
 async def front_door(request: web.Request, handler: Handler) -> web.StreamResponse:
-    tokens = begin(request)
+    log_token = begin(request)
     started = time.perf_counter()
     response: web.StreamResponse | None = None
     status = 500
     try:
         try:
             refuse_unacceptable(request)
-            await admit(request)
+            waiting = admit(request)
+            if waiting is not None:
+                await waiting
             response = await handler(request)
         except Exception as error:
             response = error_answer(request, error)
         status = response.status
+        name_request(request, response)
         return response
     except web.HTTPException as error:  # a redirect, raised again by error_answer
         status = error.status
+        name_request(request, error)
         raise
     finally:
-        end(request, response, status, time.perf_counter() - started, tokens)
+        end(request, response, status, time.perf_counter() - started, log_token)

@@ -27,6 +27,7 @@ from aiohttp import web
 from adapters.artifacts import ArtifactStore
 from adapters.artifacts.manifest import Manifest
 from api.context import SERVICES
+from api.request_context import name_request
 from api.routes_native import find_backup_row
 from domain.errors import IllegalMove
 
@@ -91,6 +92,7 @@ async def archive(request: web.Request) -> web.StreamResponse:
             "Content-Disposition": f'attachment; filename="rewind-{row.id}.tar"',
         }
     )
+    name_request(request, response)
     await response.prepare(request)
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_CHUNKS)

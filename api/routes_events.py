@@ -29,6 +29,7 @@ from aiohttp import web
 
 from api.context import SERVICES, Services
 from api.errors import BadRequest
+from api.request_context import name_request
 from projections.rows import AuditRow
 
 events_routes = web.RouteTableDef()
@@ -173,6 +174,7 @@ async def stream_events(request: web.Request, job_id: str | None = None) -> web.
             "X-Accel-Buffering": "no",
         }
     )
+    name_request(request, response)
     await response.prepare(request)
     with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
         while True:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.http import call, wait_backup_finished, wait_for
+from tests.support.http import call, call_raw, wait_backup_finished, wait_for
 from tests.support.processes import Running, free_port, start, start_sandbox, start_serve
 
 TOKEN = "ops-e2e-token"
@@ -86,6 +86,18 @@ def test_a_request_without_an_id_gets_a_fresh_one_and_refusals_carry_it(
     assert status == 401 and refused["X-Request-ID"] == "r-1"
     _, _, odd = call("GET", f"{base}/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
     assert odd["X-Request-ID"] != "bad id\twith spaces"
+    # A streamed answer names it before it starts; so do the router's 404 and 405.
+    status, _, streamed = call_raw(
+        "GET",
+        f"{base}/api/v1/events",
+        TOKEN,
+        headers={"Accept": "text/event-stream", "X-Request-ID": "sse-1"},
+    )
+    assert status == 200 and streamed["Content-Type"].startswith("text/event-stream")
+    assert streamed["X-Request-ID"] == "sse-1"
+    for method, path in (("GET", "/api/v1/nowhere"), ("PATCH", "/api/v1/backups")):
+        status, _, routed = call(method, f"{base}{path}", TOKEN, headers={"X-Request-ID": "r-2"})
+        assert status in (404, 405) and routed["X-Request-ID"] == "r-2"
 
 
 def _metrics(base: str) -> dict[str, float]:

@@ -4,6 +4,7 @@ the policy's deny-by-default for a route nobody gave an entry."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.secrets import hash_token
 from adapters.settings import Settings
+from api.auth import UNCACHED, TokenCache
+from api.context import SERVICES
 from api.server import ServeOptions, create_app
 from domain.application import RewindApplication
 from domain.token import Role, TokenNameTaken, TokenSpec, token_uuid
@@ -104,5 +107,37 @@ async def test_a_route_without_a_policy_entry_is_refused(tmp_path: Path) -> None
         assert "no access policy" in (await response.json())[0]
         assert (await client.get("/api/v1/unlisted")).status == 401
         assert (await client.get("/api/v1/hosts", headers=headers)).status == 200
+    finally:
+        await client.close()
+
+
+async def test_the_token_cache_reads_ahead_and_a_revoke_here_is_not_undone(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", verify_sample_share=0)
+    options = ServeOptions(settings=settings, admin_token_hash=hash_token("root-token"))
+    app = create_app(options)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        services, root = app[SERVICES], hash_token("root-token")
+        # An entry in use past half its life is read again in the background, so it is
+        # still trusted when the first read's second is up: requests never all wait.
+        cache = TokenCache(ttl=1.0)
+        first = await cache.lookup(services, root)
+        assert first is not None and first.name == "admin"
+        await asyncio.sleep(0.6)
+        assert cache.fresh(services, root) == first
+        await asyncio.sleep(0.6)
+        assert cache.fresh(services, root) == first
+        # A read in progress when this process revokes (forgets) the token answers its
+        # callers but does not put the entry back: the next request asks the store again.
+        cache = TokenCache()
+        reading = asyncio.ensure_future(cache.lookup(services, root))
+        for _ in range(3):
+            await asyncio.sleep(0)  # the read has begun: it is waiting for the store
+        cache.forget(root)
+        assert await reading == first
+        assert cache.fresh(services, root) is UNCACHED
     finally:
         await client.close()
