@@ -25,6 +25,7 @@ from datetime import datetime
 
 import structlog
 from aiohttp import web
+from aiohttp.web_urldispatcher import AbstractRoute, SystemRoute
 
 from adapters.secrets import hash_token
 from api.context import SERVICES, Services
@@ -174,8 +175,14 @@ TOKEN_CACHE = web.AppKey("token_cache", TokenCache)
 
 def presented_token(request: web.Request) -> str | None:
     """The token of the first token header present (see module docstring)."""
+    headers = request.headers
+    authorization = headers.get("Authorization", "")
+    if authorization.startswith("Bearer "):  # what nearly every client sends
+        token = authorization[7:].strip()
+        if token:
+            return token
     for header in TOKEN_HEADERS:
-        value = request.headers.get(header, "").strip()
+        value = headers.get(header, "").strip()
         if not value:
             continue
         if header == "Authorization":
@@ -256,6 +263,24 @@ async def _admit_after_lookup(request: web.Request, rule: Rule | None) -> None:
         await _check_tenants(request, rule, principal)
 
 
+_RULES: dict[tuple[str, AbstractRoute], Rule | None] = {}
+"""The policy's rule of each (method, matched route): the same few routes are asked again
+and again, and the route object is the cheapest key (bench P1)."""
+
+
+def _rule_of(method: str, route: AbstractRoute) -> Rule | None:
+    key = (method, route)
+    try:
+        return _RULES[key]
+    except KeyError:
+        pass
+    resource = route.resource
+    rule = None if resource is None else rule_for(method, resource.canonical)
+    if not isinstance(route, SystemRoute):  # a 404/405 is a new route object each time
+        _RULES[key] = rule
+    return rule
+
+
 def admit(request: web.Request) -> Awaitable[None] | None:
     """Let the request through or raise its refusal (401, 403, 404, 400): an open route
     needs nothing; any other needs a token, and a matched route the policy's permission.
@@ -263,9 +288,8 @@ def admit(request: web.Request) -> Awaitable[None] | None:
     None when the request was admitted without waiting (an open route, or a token the cache
     trusts and a path naming no tenant to look up: the polled routes, bench P1); otherwise
     an awaitable that finishes the checks (a store read) and raises any refusal."""
-    resource = request.match_info.route.resource
-    pattern = resource.canonical if resource is not None else None
-    rule = None if pattern is None else rule_for(request.method, pattern)
+    match_info = request.match_info
+    rule = _rule_of(request.method, match_info.route)
     if rule is not None and rule.permission is Permission.OPEN:
         return None
     app = request.app
@@ -273,7 +297,7 @@ def admit(request: web.Request) -> Awaitable[None] | None:
     if isinstance(cached, Uncached):
         return _admit_after_lookup(request, rule)
     principal = _admitted(request, cached)
-    if request.match_info.http_exception is not None:
+    if match_info.http_exception is not None:
         return None  # a 404 / 405: the router's answer, now that the caller is known
     if _permitted(request, rule, principal):
         assert rule is not None
