@@ -52,6 +52,10 @@ class FaultInjector:
     totals: PathStats = field(default_factory=PathStats)
     paths: dict[str, PathStats] = field(default_factory=dict)
     released: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: int = 0
+    most_in_flight: int = 0
+    """The most counted requests being answered at once since the last reset: what a test
+    checks a client's concurrency bound against."""
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.config.seed)
@@ -60,11 +64,13 @@ class FaultInjector:
         """Zero every counter (the dice keep rolling where they were)."""
         self.totals = PathStats()
         self.paths = {}
+        self.most_in_flight = self.in_flight
 
     def snapshot(self) -> dict[str, Any]:
         """The body of ``GET /1.0/_stats``."""
         return {
             **self.totals.as_dict(),
+            "most_in_flight": self.most_in_flight,
             "paths": {path: stats.as_dict() for path, stats in sorted(self.paths.items())},
         }
 
@@ -83,6 +89,14 @@ class FaultInjector:
         """Count, delay and maybe fault one request before its handler runs."""
         if self.observes(request):
             return await handler(request)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self._answer(request, handler)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         stats = self.paths.setdefault(request.path_qs, PathStats())
         stats.requests += 1
         self.totals.requests += 1

@@ -349,7 +349,13 @@ async def test_error_rate_one_answers_500_and_counts(
     }
     status, reset = await fetch(sandbox_http, "POST", f"{base}/1.0/_stats/reset")
     assert status == 200
-    assert reset == {"requests": 0, "injected_errors": 0, "injected_timeouts": 0, "paths": {}}
+    assert reset == {
+        "requests": 0,
+        "injected_errors": 0,
+        "injected_timeouts": 0,
+        "most_in_flight": 0,
+        "paths": {},
+    }
 
 
 async def test_timeout_injection_hangs_past_the_client_timeout(

@@ -313,6 +313,24 @@ def some_progress(backup: Backup) -> bool:
     return len(backup.outcomes) >= 5 or not backup.is_active
 
 
+async def test_the_pbx_never_answers_more_calls_at_once_than_the_bound(
+    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+) -> None:
+    url = await sandbox_factory(tenants=1, groups=1, users=30, latency_ms=20, media_kb=2)
+    register(sqlite_app, url)
+    worker = Worker(sqlite_app, artifacts, worker_id="w1", entity_concurrency=4)
+    backup_id = await request(sqlite_app, full_spec(download_files=True))
+    async with running(worker):
+        worker.nudge()
+        backup = await wait_backup(sqlite_app, backup_id, ended)
+
+    assert backup.status == "SUCCESS", backup.failure_reason
+    stats = await get_json(f"{url}/1.0/_stats")
+    assert stats["requests"] >= 13 + 30 * 5
+    # Documents and media downloads together: the bound holds, and is used.
+    assert stats["most_in_flight"] == 4
+
+
 async def test_cancel_mid_run_stops_recording(
     sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
