@@ -53,6 +53,7 @@ from api.apio_schemas import (
 from api.auth import PRINCIPAL
 from api.context import SERVICES, Services
 from api.errors import BadRequest
+from api.rendered import RenderedAnswers
 from api.request_context import request_id_of
 from domain.backup import BackupSpec
 from domain.errors import NotFound
@@ -205,6 +206,13 @@ async def _data(services: Services, row: BackupRow, full: bool) -> dict[str, Any
 
 
 # ---------------------------------------------------------------------- routes
+_PENDING: RenderedAnswers[BackupRow] = RenderedAnswers(
+    lambda row: orjson.dumps({"status": "pending", "reference_id": row.reference_id})
+)
+"""The JSON answer of a poll while the backup runs, per backup id: what a polling client asks
+again and again (api.rendered: reused while the row is the same object)."""
+
+
 # Polling first: aiohttp tries the resources that share a static prefix in the order they
 # were added, and this is the route clients hammer (bench P1). The paths differ in a
 # literal segment, so the order changes no match.
@@ -213,7 +221,9 @@ async def polling(request: web.Request) -> web.Response:
     body = await read_request(request, ReadRequest)
     row = await _instance(request)
     if row.status not in FINISHED:
-        return _answer(request, {"status": "pending", "reference_id": row.reference_id})
+        if prefers_xml(request.headers.get("Accept", "")):
+            return _answer(request, {"status": "pending", "reference_id": row.reference_id})
+        return web.Response(body=_PENDING.of(row.id, row), content_type="application/json")
     data = await _data(_services(request), row, body.full)
     answer = {"status": "finished", "reference_id": row.reference_id, "data": data}
     return _answer(request, answer, xml=body.only_xml)
