@@ -20,7 +20,7 @@ import asyncio
 import enum
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -55,17 +55,19 @@ class Principal:
     role: Role
     tenants: frozenset[str] | None
     expires_at: datetime | None
-    expires_ts: float | None = None
+    expires_ts: float | None = field(init=False)
     """``expires_at`` as a POSIX timestamp: checked on every request, where comparing two
     floats costs far less than building an aware datetime (bench P1)."""
+
+    def __post_init__(self) -> None:
+        stamp = None if self.expires_at is None else self.expires_at.timestamp()
+        object.__setattr__(self, "expires_ts", stamp)
 
     @classmethod
     def of(cls, token: Token) -> Principal:
         spec = token.spec
         tenants = None if spec.tenants is None else frozenset(spec.tenants)
-        expires_at = spec.expires_at
-        expires_ts = None if expires_at is None else expires_at.timestamp()
-        return cls(str(token.id), spec.name, spec.role, tenants, expires_at, expires_ts)
+        return cls(str(token.id), spec.name, spec.role, tenants, spec.expires_at)
 
     def sees(self, tenant_id: str | None) -> bool:
         """Whether a resource of ``tenant_id`` (None: whole host) is visible to this token."""
