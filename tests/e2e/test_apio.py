@@ -74,7 +74,8 @@ def finished(url: str, reference_id: str, type_: str = "report") -> dict[str, An
             return None
         assert answer["status"] == "finished"
         assert set(answer) == {"status", "reference_id", "data"}
-        return answer
+        finished: dict[str, Any] = answer
+        return finished
 
     answer: dict[str, Any] = wait_for(poll, timeout=30)
     return answer

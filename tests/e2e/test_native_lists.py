@@ -43,8 +43,8 @@ def lists(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             body = {"name": name, "base_url": "http://127.0.0.1:9"}
             assert call("POST", f"{base}/api/v1/hosts", TOKEN, body)[0] == 201
         for backup in backups[:2]:
-            body = {"backup_id": backup["id"], "safety_backup": False}
-            status, restore, _ = call("POST", f"{base}/api/v1/restores", TOKEN, body)
+            asked = {"backup_id": backup["id"], "safety_backup": False}
+            status, restore, _ = call("POST", f"{base}/api/v1/restores", TOKEN, asked)
             assert status == 202, restore
             _finished(base, "restores", restore["id"])
         yield {

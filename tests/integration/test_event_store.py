@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 
 from adapters.event_store import EVENTS_FILE
@@ -34,8 +35,9 @@ def test_sqlite_is_a_wal_file_with_full_synchronous_commits(tmp_path: Path) -> N
     app = StoreTarget.sqlite(tmp_path).open()
     try:
         app.register_host("default", HostSettings(name="pbx", base_url="http://pbx"), "admin")
-        datastore = app.recorder.datastore
-        with datastore.transaction(commit=False) as cursor:
+        recorder = app.recorder
+        assert isinstance(recorder, SQLiteApplicationRecorder)
+        with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute("PRAGMA journal_mode")
             assert cursor.fetchone()[0].lower() == "wal"
             cursor.execute("PRAGMA synchronous")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -217,6 +217,11 @@ async def test_catch_up_runs_once_after_downtime(
 
 
 # ----------------------------------------------------------------------------- two processes
+def _clock_at(now: datetime) -> Callable[[], datetime]:
+    """A clock that always reads ``now``."""
+    return lambda: now
+
+
 def _scheduler_process(
     target: StoreTarget, ticks: list[datetime], barrier: Any, results: Any
 ) -> None:
@@ -226,7 +231,7 @@ def _scheduler_process(
         try:
             for tick in ticks:
                 barrier.wait()
-                report = Scheduler(app, lambda tick=tick: tick + timedelta(seconds=5)).run_once()
+                report = Scheduler(app, _clock_at(tick + timedelta(seconds=5))).run_once()
                 results.put((tick.isoformat(), len(report.fired) + len(report.skipped)))
         finally:
             app.close()

@@ -31,7 +31,8 @@ def register_document(base: str, token: str) -> dict[str, Any]:
     assert status == 200, document
     assert document["openapi"].startswith("3.1")
     _DOCUMENTS[_origin(base)] = document
-    return document
+    found: dict[str, Any] = document
+    return found
 
 
 def _template_regex(template: str) -> re.Pattern[str]:

@@ -64,8 +64,9 @@ def _violations(source: str, filename: str) -> list[str]:
         }:
             found.append(f"{filename}: imports {name} (not eventsourcing, pydantic or stdlib)")
     for node in ast.walk(tree):
-        is_call = isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-        if is_call and node.func.id in IO_CALLS:  # type: ignore[attr-defined]
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        if node.func.id in IO_CALLS:
             found.append(f"{filename}:{node.lineno}: calls {node.func.id}()")
     return found
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from api.qradar_fields import FieldsError, check_fields, parse_fields, select
+from api.qradar_fields import FieldsError, FieldTree, check_fields, parse_fields, select
 
-SHAPE = {"id": None, "name": None, "owner": {"name": None, "roles": {"id": None, "x": None}}}
+SHAPE: FieldTree = {
+    "id": None,
+    "name": None,
+    "owner": {"name": None, "roles": {"id": None, "x": None}},
+}
 DATA = {
     "id": 7,
     "name": "nightly",

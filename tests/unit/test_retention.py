@@ -3,6 +3,7 @@ properties over random histories against an independent oracle written with grou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -92,7 +93,7 @@ def oracle_kept(history: list[RetentionCandidate], rules: RetentionRules) -> set
     if rules.keep_last is not None:
         ranked = sorted(good, key=lambda b: b.started_at)
         kept |= {b.backup_id for b in ranked[max(0, len(ranked) - rules.keep_last) :]}
-    keys = {
+    keys: dict[str, Callable[[datetime], object]] = {
         "keep_daily": lambda t: t.date(),
         "keep_weekly": lambda t: tuple(t.isocalendar())[:2],
         "keep_monthly": lambda t: (t.year, t.month),
