@@ -297,9 +297,7 @@ class RewindApplication(Application[UUID]):
         """The plan stops and disappears from lists; its backups stay. Plan 1 cannot go."""
         return self._plan_command(plan_id, lambda plan: plan.delete(principal))
 
-    def fire_plan(
-        self, plan_id: int, tick: datetime, principal: str = "scheduler"
-    ) -> Plan | None:
+    def fire_plan(self, plan_id: int, tick: datetime, principal: str = "scheduler") -> Plan | None:
         """Run the deployed plan for the cron ``tick``, recording ``Fired`` (or ``Skipped``)
         on the plan in the same write as the backup request, so a tick fires at most once
         however many schedulers see it. A tick at or before the last recorded one, or on a

@@ -239,9 +239,7 @@ MATRIX.update(
             headers={"backup_type": "CONFIG"},
         ),
         ("GET", QR): _global(_fixed(QR), "read", 200),
-        ("GET", f"{QR}/{{id}}"): _global(
-            lambda w: f"{QR}/{long_id(UUID(_bid(w)))}", "read", 200
-        ),
+        ("GET", f"{QR}/{{id}}"): _global(lambda w: f"{QR}/{long_id(UUID(_bid(w)))}", "read", 200),
         ("DELETE", f"{QR}/{{id}}"): _global(
             lambda w: f"{QR}/{long_id(UUID(w.victims[1]))}", "admin", 202
         ),

@@ -11,8 +11,12 @@ from typing import Any
 
 
 def call_raw(
-    method: str, url: str, token: str | None = None, body: Any = None,
-    headers: dict[str, str] | None = None, raw: bytes | None = None,
+    method: str,
+    url: str,
+    token: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
 ) -> tuple[int, bytes, dict[str, str]]:
     """One request; the answer's status, body bytes and headers. ``body`` goes as JSON,
     ``raw`` as is (with only the headers given)."""

@@ -1,4 +1,5 @@
-"""The code stays ruff- and mypy-clean: the suite fails the moment it is not."""
+"""The code stays ruff- and mypy-clean and ruff-formatted: the suite fails the moment it is
+not."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_finds_nothing() -> None:
     result = _run(str(BIN / "ruff"), "check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_file_is_formatted() -> None:
+    result = _run(str(BIN / "ruff"), "format", "--check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
