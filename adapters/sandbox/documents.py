@@ -9,6 +9,7 @@ group_documents.py; announcement documents are built in dataset.py (they carry a
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,8 +82,10 @@ class GroupFacts:
     city: str
 
     @classmethod
+    @functools.lru_cache(maxsize=1024)
     def generate(cls, seed: int, group_id: str, users: int) -> GroupFacts:
-        """The facts of ``group_id`` under ``seed``."""
+        """The facts of ``group_id`` under ``seed`` (kept: every entity document of the
+        group asks for them, and they never change)."""
         rng = random.Random(f"{seed}|{group_id}|facts")
         return cls(
             tenant_id=group_id.split("-", 1)[0],
@@ -105,8 +108,10 @@ def user_id(group_id: str, index: int) -> str:
     return f"{group_id}-u{index:04d}"
 
 
+@functools.lru_cache(maxsize=16_384)
 def person(seed: int, user_id: str) -> tuple[str, str]:
-    """The first and last name of a generated user (shared by its profile and voicemail)."""
+    """The first and last name of a generated user (shared by its profile and voicemail;
+    kept, as several documents of the user ask)."""
     rng = random.Random(f"{seed}|{user_id}|person")
     return rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
 
