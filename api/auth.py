@@ -258,11 +258,23 @@ async def _check_tenants(request: web.Request, rule: Rule, principal: Principal)
             raise NotFound(resource.not_found(value))
 
 
+def _authorized(
+    request: web.Request, rule: Rule | None, principal: Principal
+) -> Awaitable[None] | None:
+    """The policy's checks for a known caller: None when they are done, or the lookup of
+    the tenants the path names, to await. A 404 / 405 is the router's answer as it is."""
+    if request.match_info.http_exception is not None:
+        return None
+    if not _permitted(request, rule, principal):
+        return None
+    assert rule is not None  # _permitted refuses a route without a rule
+    return _check_tenants(request, rule, principal)
+
+
 async def _admit_after_lookup(request: web.Request, rule: Rule | None) -> None:
-    principal = await authenticate(request)
-    if request.match_info.http_exception is None and _permitted(request, rule, principal):
-        assert rule is not None  # _permitted refuses a route without a rule
-        await _check_tenants(request, rule, principal)
+    checking = _authorized(request, rule, await authenticate(request))
+    if checking is not None:
+        await checking
 
 
 _RULES: dict[tuple[str, AbstractRoute], Rule | None] = {}
@@ -290,21 +302,14 @@ def admit(request: web.Request) -> Awaitable[None] | None:
     None when the request was admitted without waiting (an open route, or a token the cache
     trusts and a path naming no tenant to look up: the polled routes, bench P1); otherwise
     an awaitable that finishes the checks (a store read) and raises any refusal."""
-    match_info = request.match_info
-    rule = _rule_of(request.method, match_info.route)
+    rule = _rule_of(request.method, request.match_info.route)
     if rule is not None and rule.permission is Permission.OPEN:
         return None
     app = request.app
     cached = app[TOKEN_CACHE].fresh(app[SERVICES], _token_hash(request))
     if isinstance(cached, Uncached):
         return _admit_after_lookup(request, rule)
-    principal = _admitted(request, cached)
-    if match_info.http_exception is not None:
-        return None  # a 404 / 405: the router's answer, now that the caller is known
-    if _permitted(request, rule, principal):
-        assert rule is not None
-        return _check_tenants(request, rule, principal)
-    return None
+    return _authorized(request, rule, _admitted(request, cached))
 
 
 def check_tenant_allowed(request: web.Request, tenant_id: str | None) -> None:

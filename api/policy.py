@@ -33,7 +33,6 @@ limited to tenants is refused (403) there instead of being shown other tenants' 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -203,9 +202,8 @@ def policy_key(method: str, pattern: str) -> tuple[str, str]:
     return method, (pattern.rstrip("/") or "/")
 
 
-@functools.lru_cache(maxsize=1024)
 def rule_for(method: str, pattern: str) -> Rule | None:
-    """The route's rule (cached: every request asks, and the table never changes)."""
+    """The route's rule (api.auth keeps it per matched route: the table never changes)."""
     return POLICY.get(policy_key(method, pattern))
 
 

@@ -222,7 +222,8 @@ async def polling(request: web.Request) -> web.Response:
     row = await _instance(request)
     if row.status not in FINISHED:
         if prefers_xml(request.headers.get("Accept", "")):
-            return _answer(request, {"status": "pending", "reference_id": row.reference_id})
+            pending = {"status": "pending", "reference_id": row.reference_id}
+            return _answer(request, pending, xml=True)
         return web.Response(body=_PENDING.of(row.id, row), content_type="application/json")
     data = await _data(_services(request), row, body.full)
     answer = {"status": "finished", "reference_id": row.reference_id, "data": data}
