@@ -61,11 +61,18 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+def _past(second: int) -> int:
+    """Wait for the clock to leave epoch ``second``; the second it is in then."""
+    while int(time.time()) <= second:
+        time.sleep(0.01)
+    return int(time.time())
+
+
 def _pause_a_second() -> int:
-    """An epoch second strictly between what happened before and what happens after."""
-    time.sleep(1.05)
-    mark = int(time.time())
-    time.sleep(1.05)
+    """An epoch second strictly between what happened before and what happens after: the
+    next second to begin, once it has ended."""
+    mark = _past(int(time.time()))
+    _past(mark)
     return mark
 
 
