@@ -36,6 +36,7 @@ from api.routes_qradar import qradar_routes
 from api.routes_restores import restore_routes
 from api.routes_tokens import token_routes
 from api.routes_unitrends import unitrends_routes
+from api.routing import application
 from domain.errors import UnknownHost
 from domain.host import HostSettings
 from domain.plan import DEFAULT_HOST_ID
@@ -205,7 +206,7 @@ async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(options: ServeOptions) -> web.Application:
-    app = web.Application(middlewares=[front_door], client_max_size=MAX_BODY_BYTES)
+    app = application(middlewares=[front_door], client_max_size=MAX_BODY_BYTES)
     app[OPTIONS] = options
     app[TOKEN_CACHE] = TokenCache()
     app.cleanup_ctx.append(_services_ctx)
