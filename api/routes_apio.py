@@ -75,7 +75,8 @@ def _route(methods: tuple[str, ...], path: str) -> Callable[[Handler], Handler]:
 
     def register(handler: Handler) -> Handler:
         # Methods of one path in a row: aiohttp then keeps them on one resource, so the
-        # router tries half as many patterns per request (the polling route: bench P1).
+        # router tries half as many patterns when it first resolves a path (api.routing
+        # remembers the route after that).
         for variant in (f"{BASE}/{path}/", f"{BASE}/{path}"):
             for method in methods:
                 apio_routes.route(method, variant)(handler)
@@ -214,8 +215,9 @@ again and again (api.rendered: reused while the row is the same object)."""
 
 
 # Polling first: aiohttp tries the resources that share a static prefix in the order they
-# were added, and this is the route clients hammer (bench P1). The paths differ in a
-# literal segment, so the order changes no match.
+# were added, and this is the route clients hammer, so a new poll path is found after one
+# pattern (api.routing remembers it after that). The paths differ in a literal segment, so
+# the order changes no match.
 @_route(("GET", "POST"), "backup/polling/{instance_name}")
 async def polling(request: web.Request) -> web.Response:
     body = await read_request(request, ReadRequest)
