@@ -16,6 +16,7 @@ test_replay_fast.py).
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import time
 import uuid
@@ -163,6 +164,24 @@ def _secondary_indexes(view: ViewsMixin, build: bool) -> None:
                 cursor.execute(statement if build else f"DROP INDEX IF EXISTS {name}")
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a rebuild runs, and collect once at the end.
+
+    A page keeps 10,000 decoded events (and their rows) alive until its batch is written,
+    so every automatic collection in between walks them again and finds nothing to free
+    (they are freed by reference counting): measured, that was ~40% of a replay's decode
+    time. Cycles made meanwhile are only freed later, by the collection at the end."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect()
+
+
 def rebuild(app: RewindApplication, view: ViewsMixin, upto: int | None = None) -> int:
     """Apply the log from its start (up to ``upto``) to ``view``; returns events applied.
 
@@ -170,7 +189,10 @@ def rebuild(app: RewindApplication, view: ViewsMixin, upto: int | None = None) -
     (SQLite and psycopg release the GIL while they work); batches are applied one at a
     time, in log order, each in its own transaction with its tracking record."""
     applied = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-writer") as writer:
+    with (
+        _collector_paused(),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-writer") as writer,
+    ):
         written = writer.submit(_secondary_indexes, view, False)
         for page in _pages(app, upto):
             batch = _decode(app, page)
