@@ -21,7 +21,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,9 @@ from adapters.event_store import VIEWS_NAME, application_env, pg_connect, postgr
 from adapters.settings import Settings
 from domain.application import RewindApplication
 from projections.progress_fast import read_progress
+from projections.rows import BackupRow, RestoreRow
 from projections.service import view_class_for
-from projections.views import ViewsMixin
+from projections.views import PreparedBatch, ViewsMixin
 
 PAGE = 10000
 
@@ -182,22 +183,52 @@ def _collector_paused() -> Iterator[None]:
         gc.collect()
 
 
+class _RowsAhead:
+    """Job rows for a batch prepared while the previous one is still being written.
+
+    The batch in flight holds the latest rows of the jobs it touched; any other job's row
+    is in the views once that write is done, so a lookup that misses waits for it first
+    (rare: a job whose events pause for a whole page)."""
+
+    def __init__(self, view: ViewsMixin) -> None:
+        self.view = view
+        self.in_flight: Future[None] | None = None
+        self.jobs: dict[str, BackupRow | RestoreRow | None] = {}
+
+    def __call__(self, job_id: str) -> BackupRow | RestoreRow | None:
+        if job_id in self.jobs:
+            return self.jobs[job_id]
+        if self.in_flight is not None:
+            self.in_flight.result()
+        return self.view.load_job(job_id)
+
+    def writing(self, pending: PreparedBatch, write: Future[None]) -> None:
+        self.jobs, self.in_flight = pending.jobs, write
+
+
 def rebuild(app: RewindApplication, view: ViewsMixin, upto: int | None = None) -> int:
     """Apply the log from its start (up to ``upto``) to ``view``; returns events applied.
 
-    One writer thread applies a batch while this thread reads and decodes the next page
-    (SQLite and psycopg release the GIL while they work); batches are applied one at a
-    time, in log order, each in its own transaction with its tracking record."""
+    This thread reads, decodes and prepares a page (the Python work: rows built in
+    memory) while one writer thread writes the previous page's rows (SQLite and psycopg
+    release the GIL while they work); batches are written one at a time, in log order,
+    each in its own transaction with its tracking record."""
     applied = 0
     with (
         _collector_paused(),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-writer") as writer,
     ):
+        rows = _RowsAhead(view)
         written = writer.submit(_secondary_indexes, view, False)
+        rows.in_flight = written
         for page in _pages(app, upto):
             batch = _decode(app, page)
+            if not batch:
+                break
+            pending = view.prepare(batch, rows)
             written.result()  # the previous batch is in (or its error raised) before the next
-            written = writer.submit(view.apply_events, batch)
+            written = writer.submit(view.write_prepared, pending, batch[-1][1])
+            rows.writing(pending, written)
             applied += len(batch)
         written.result()
         writer.submit(_secondary_indexes, view, True).result()

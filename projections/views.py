@@ -89,8 +89,9 @@ def to_params(row: BaseModel, columns: tuple[str, ...]) -> tuple[Any, ...]:
 
 
 @dataclass
-class _Pending:
-    """What one batch of events changes, written at its end (see ViewsMixin._flush)."""
+class PreparedBatch:
+    """What one batch of events changes, worked out by ``ViewsMixin.prepare`` and written
+    by ``ViewsMixin._flush``."""
 
     jobs: dict[str, BackupRow | RestoreRow | None] = field(default_factory=dict)
     """Job rows as the batch leaves them; None for a job the batch purged."""
@@ -107,6 +108,17 @@ class _Pending:
             totals = self.progress.pop(key, None)
             if totals is not None:
                 self.jobs[key] = totals.settle()
+
+
+@cache
+def _json_insert(table: str) -> str:
+    """SQLite: insert every row of a JSON array of rows (each an array in the table's
+    column order) with one statement, in the array's order (json_each walks it in
+    order). ``json_extract`` gives a JSON string, integer or
+    null back as the TEXT, INTEGER or NULL that binding the value itself would store."""
+    columns = OUTCOME_COLUMNS if table == "outcomes" else AUDIT_COLUMNS
+    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+    return f"INSERT INTO {PREFIX}{table} ({', '.join(columns)}) SELECT {values} FROM json_each(?)"
 
 
 @cache
@@ -142,6 +154,9 @@ class BackupFilters(BaseModel):
     unset: list[Literal["tenant_id", "group_id"]] | None = None
     """Scope columns that must be empty (a whole-host backup has no tenant_id)."""
 
+
+JobLoader = Callable[[str], BackupRow | RestoreRow | None]
+"""Finds a job's row by id as the events before a batch left it (None: no such job)."""
 
 Scope = tuple[str, str | None, str | None]
 """(host_id, tenant_id, group_id) of a backup."""
@@ -242,42 +257,75 @@ class ViewsMixin:
         ``executemany`` each. The result is what applying the events one by one gives."""
         if not batch:
             return
-        pending = _Pending()
+        pending = PreparedBatch()
         try:
             with self._transaction(commit=True) as cursor:
                 todo = self._unapplied(cursor, batch)
-                for event, tracking in todo:
-                    self._apply(cursor, pending, event, tracking.notification_id)
                 if todo:
+                    pending = self.prepare(todo, lambda job_id: self._load_job(cursor, job_id))
                     self._flush(cursor, pending)
                     self._track(cursor, todo[-1][1])
         except IntegrityError as error:
             self._applied_elsewhere(batch[-1][1], error)
+        self._written(pending, batch[-1][1])
+
+    def prepare(self, batch: list[tuple[Any, Tracking]], load_job: JobLoader) -> PreparedBatch:
+        """What ``batch`` changes, worked out in Python without writing anything: the
+        audit and outcome rows, and every touched job's row as the batch leaves it.
+        ``load_job`` finds a job's row as the events before the batch left it."""
+        pending = PreparedBatch()
+        for event, tracking in batch:
+            self._apply(load_job, pending, event, tracking.notification_id)
+        pending.settle()
+        return pending
+
+    def write_prepared(self, pending: PreparedBatch, last: Tracking) -> None:
+        """Write a prepared batch and track its last position, in one transaction.
+
+        Replay prepares the next batch while this one is written. Unlike ``apply_events``
+        it does not skip positions another writer has applied: it is for views only this
+        writer writes (a replay's fresh copy). A position written twice still fails on its
+        tracking record's key, and the batch rolls back."""
+        with self._transaction(commit=True) as cursor:
+            self._flush(cursor, pending)
+            self._track(cursor, last)
+        self._written(pending, last)
+
+    def _written(self, pending: PreparedBatch, last: Tracking) -> None:
         if self.row_cache is not None:
             self.row_cache.invalidate(pending.jobs)
         if self.on_applied is not None:
-            self.on_applied(batch[-1][1].notification_id)
+            self.on_applied(last.notification_id)
+
+    def load_job(self, job_id: str) -> BackupRow | RestoreRow | None:
+        """A job's row as the views hold it (its own read transaction)."""
+        with self._transaction(commit=False) as cursor:
+            return self._load_job(cursor, job_id)
 
     def _load(self, cursor: Any, model: type[R], table: str, job_id: str) -> R | None:
         self._exec(cursor, f"SELECT * FROM {PREFIX}{table} WHERE id = ?", (job_id,))
         found = cursor.fetchone()
         return model.model_validate(dict(found)) if found else None
 
+    def _load_job(self, cursor: Any, job_id: str) -> BackupRow | RestoreRow | None:
+        row: BackupRow | RestoreRow | None = self._load(cursor, BackupRow, "backups", job_id)
+        return row if row is not None else self._load(cursor, RestoreRow, "restores", job_id)
+
     def _job_row(
-        self, cursor: Any, pending: _Pending, job_id: str
+        self, load_job: JobLoader, pending: PreparedBatch, job_id: str
     ) -> BackupRow | RestoreRow | None:
         if job_id in pending.jobs:
             return pending.jobs[job_id]
-        row: BackupRow | RestoreRow | None = self._load(cursor, BackupRow, "backups", job_id)
-        if row is None:
-            row = self._load(cursor, RestoreRow, "restores", job_id)
+        row = load_job(job_id)
         if row is not None:
             pending.jobs[job_id] = row
         return row
 
-    def _apply(self, cursor: Any, pending: _Pending, event: Any, position: int) -> None:
+    def _apply(
+        self, load_job: JobLoader, pending: PreparedBatch, event: Any, position: int
+    ) -> None:
         if type(event) is Progress:
-            self._apply_progress(cursor, pending, event, position)
+            self._apply_progress(load_job, pending, event, position)
             return
         if pending.progress:
             pending.settle(str(event.originator_id))
@@ -304,7 +352,7 @@ class ViewsMixin:
             return
         if not isinstance(event, Job.Event):
             return  # hosts, plans, guards: no row to look up (two SELECTs each, for nothing)
-        row = self._job_row(cursor, pending, job_id)
+        row = self._job_row(load_job, pending, job_id)
         if row is None:
             return  # hosts, plans, guards (and purged jobs): only the audit trail shows them
         evolved = evolve_job(row, event)
@@ -317,27 +365,31 @@ class ViewsMixin:
             pending.outcomes.append(to_params(outcome_row(event, position), OUTCOME_COLUMNS))
 
     def _apply_progress(
-        self, cursor: Any, pending: _Pending, event: Progress, position: int
+        self, load_job: JobLoader, pending: PreparedBatch, event: Progress, position: int
     ) -> None:
         """The fast path (projections/progress_fast.py): the same rows as ``_apply``
         makes from the validated event, without building it or copying the job's row."""
         pending.audit.append(event.audit_params(position))
         totals = pending.progress.get(event.job_id)
         if totals is None:
-            row = self._job_row(cursor, pending, event.job_id)
+            row = self._job_row(load_job, pending, event.job_id)
             if row is None:
                 return
             totals = pending.progress[event.job_id] = ProgressTotals.start(row)
         totals.add(event)
         pending.outcomes.append(event.outcome_params(position))
 
-    def _flush(self, cursor: Any, pending: _Pending) -> None:
+    def _insert_rows(self, cursor: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Insert a batch's audit or outcome rows (tuples in the table's column order)."""
+        cursor.executemany(self._sql(_statement(table)), rows)
+
+    def _flush(self, cursor: Any, pending: PreparedBatch) -> None:
         """Write what a batch changed: audit and outcome rows, purges, then job rows."""
         pending.settle()
         if pending.audit:
-            cursor.executemany(self._sql(_statement("audit")), pending.audit)
+            self._insert_rows(cursor, "audit", pending.audit)
         if pending.outcomes:
-            cursor.executemany(self._sql(_statement("outcomes")), pending.outcomes)
+            self._insert_rows(cursor, "outcomes", pending.outcomes)
         for job_id in pending.purged:
             self._exec(cursor, f"DELETE FROM {PREFIX}backups WHERE id = ?", (job_id,))
             self._exec(cursor, f"DELETE FROM {PREFIX}outcomes WHERE job_id = ?", (job_id,))
@@ -537,6 +589,15 @@ class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.view_statements()]
+
+    def _insert_rows(self, cursor: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """One statement for the whole batch, its rows passed as one JSON array.
+
+        ``executemany`` takes the GIL back for every row it binds; while another thread
+        runs Python (replay decoding the next page, the server answering requests) each
+        of those hand-overs waits its turn, and inserting a row took ~20 µs instead of
+        ~4. One statement drops the GIL once for the batch."""
+        cursor.execute(_json_insert(table), (orjson.dumps(rows).decode(),))
 
     def _create_table(self, c: Any) -> None:
         self._reset_if_reshaped(c, "tracking")

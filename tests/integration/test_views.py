@@ -20,10 +20,11 @@ from domain.application import RewindApplication
 from domain.backup import BackupSpec
 from domain.host import HostSettings
 from domain.scope import Scope
-from projections.replay import open_views, rebuild
+from projections.replay import fresh_views, open_views, rebuild
 from projections.rows import fold
+from projections.schema import AUDIT_COLUMNS, OUTCOME_COLUMNS
 from projections.service import ViewsService, view_class_for
-from projections.views import BackupFilters
+from projections.views import BackupFilters, PreparedBatch
 from tests.support.processes import REWIND
 from tests.support.stores import PG_URL, StoreTarget
 
@@ -274,3 +275,35 @@ async def test_backups_are_found_by_their_qradar_long_id(
         rows = views.view.backups_by_id_pattern(pattern)
         assert [row.id for row in rows] == [str(backup_id)]
     assert views.view.backups_by_id_pattern("ffffffff-ffff-_fff%") == []
+
+
+AWKWARD_TEXT = [
+    'a quote " and a \\ backslash',
+    "a line\nbreak and a\ttab",
+    "ünïcødé ☎ 📞",
+    "",
+    "0012",
+    "null",
+    '{"looks": ["like", 1, "json"]}',
+]
+
+
+def test_audit_and_outcome_rows_keep_every_value_exactly(store: StoreTarget) -> None:
+    """Text stays the same text (quotes, newlines, emoji, digits, JSON-looking text),
+    integers stay integers, None stays NULL: SQLite's views insert a batch's rows as one
+    JSON array, and what a user reads back must be what binding each value gives."""
+    audit: list[tuple[Any, ...]] = [
+        (i + 1, f"agg-{i}", "Job.Claimed", i, "2026-12-04T10:00:00+00:00", text, text)
+        for i, text in enumerate(AWKWARD_TEXT)
+    ]
+    audit.append((100, "agg-big", "Host.Registered", 2**62, "t", None, "{}"))
+    outcomes: list[tuple[Any, ...]] = [
+        ("job", f"k{i}", "error", None, text, 2**40, -3, i + 1, 0)
+        for i, text in enumerate(AWKWARD_TEXT)
+    ]
+    outcomes.append(("job", "k9", "success", "ab" * 32, None, 0, 0, 99, 1))
+    with fresh_views(store.settings()) as view:
+        view.write_prepared(PreparedBatch(audit=audit, outcomes=outcomes), Tracking("rewind", 100))
+        rows = view.snapshot()
+    assert rows["audit"] == [dict(zip(AUDIT_COLUMNS, row, strict=True)) for row in audit]
+    assert rows["outcomes"] == [dict(zip(OUTCOME_COLUMNS, row, strict=True)) for row in outcomes]
