@@ -166,6 +166,8 @@ class ViewsMixin:
     """Everything both backends share; subclasses supply the transaction and placeholder."""
 
     placeholder = "?"
+    sqlite_tables = False
+    """Whether the tables are declared the SQLite way (see ``schema._ddl``)."""
     on_applied: Callable[[int], None] | None = None
     row_cache: BackupRowCache | None = None
     """Poll rows in memory (projections/row_cache.py); only a view with a single writer."""
@@ -210,14 +212,14 @@ class ViewsMixin:
 
     # ------------------------------------------------------------------ writing
     def view_statements(self) -> list[str]:
-        return create_statements(PREFIX)
+        return create_statements(PREFIX, sqlite=self.sqlite_tables)
 
     def _reset_if_reshaped(self, cursor: Any, tracking_table: str) -> None:
         """Before the tables are created: when the stored views were built with another
         shape (an upgrade added a column), drop them and forget the tracked positions, so
         the runner rebuilds them from the start of the log. Views built before the
         fingerprint existed count as another shape."""
-        wanted = shape_fingerprint(PREFIX)
+        wanted = shape_fingerprint(self.view_statements())
         self._exec(cursor, f"CREATE TABLE IF NOT EXISTS {META_TABLE} (fingerprint TEXT)")
         self._exec(cursor, f"SELECT fingerprint FROM {META_TABLE}")
         stored = [_scalar(row) for row in cursor.fetchall()]
@@ -582,6 +584,8 @@ def _where(filters: BackupFilters) -> tuple[str, tuple[Any, ...]]:
 class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
     """The views in their own SQLite file (the library's table names are fixed per file).
     Its server's runner is its only writer, so poll rows may be cached in memory."""
+
+    sqlite_tables = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
