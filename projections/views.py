@@ -111,6 +111,12 @@ class PreparedBatch:
                 self.jobs[key] = totals.settle()
 
 
+ROWS_PER_STATEMENT = 4096
+"""At most this many rows per multi-row insert (fewer where SQLite takes fewer
+parameters): a statement of this size is built and compiled once, and a batch of 10,000
+rows takes three."""
+
+
 @lru_cache(maxsize=32)
 def _values_insert(table: str, rows: int) -> str:
     """SQLite: insert ``rows`` rows with one statement (a multi-row VALUES list); the
@@ -602,7 +608,8 @@ class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
         of those hand-overs waits its turn, and inserting a row took ~20 µs instead of
         ~4. A statement drops and takes back the GIL once for all its rows."""
         raw = cursor.sqlite_cursor
-        per = raw.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0])
+        limit = raw.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        per = min(ROWS_PER_STATEMENT, limit // len(rows[0]))
         for start in range(0, len(rows), per):
             part = rows[start : start + per]
             raw.execute(_values_insert(table, len(part)), [v for row in part for v in row])

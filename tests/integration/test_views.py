@@ -290,8 +290,9 @@ AWKWARD_TEXT = [
 
 def test_audit_and_outcome_rows_keep_every_value_exactly(store: StoreTarget) -> None:
     """Text stays the same text (quotes, newlines, emoji, digits, JSON-looking text),
-    integers stay integers, None stays NULL: SQLite's views insert a batch's rows as one
-    JSON array, and what a user reads back must be what binding each value gives."""
+    integers stay integers, None stays NULL, and no row of a big batch is lost: SQLite's
+    views insert thousands of rows per statement, and what a user reads back must be what
+    binding each row on its own gives."""
     audit: list[tuple[Any, ...]] = [
         (i + 1, f"agg-{i}", "Job.Claimed", i, "2026-12-04T10:00:00+00:00", text, text)
         for i, text in enumerate(AWKWARD_TEXT)
@@ -302,6 +303,9 @@ def test_audit_and_outcome_rows_keep_every_value_exactly(store: StoreTarget) -> 
         for i, text in enumerate(AWKWARD_TEXT)
     ]
     outcomes.append(("job", "k9", "success", "ab" * 32, None, 0, 0, 99, 1))
+    for i in range(5_000):  # more rows than one statement takes parameters for
+        audit.append((1_000 + i, "agg-many", "Job.EntitySucceeded", i, "t", "w", "{}"))
+        outcomes.append(("many", f"k{i:05d}", "ignored", None, "skip", 0, 0, 1_000 + i, 0))
     with fresh_views(store.settings()) as view:
         view.write_prepared(PreparedBatch(audit=audit, outcomes=outcomes), Tracking("rewind", 100))
         rows = view.snapshot()
