@@ -139,15 +139,16 @@ def _stored(recorder: Any, record: Any) -> StoredEvent:
     return StoredEvent(recorder.convert_originator_id(originator_id), version, topic, state)
 
 
-def _decode(app: RewindApplication, page: list[Any]) -> list[tuple[Any, Tracking]]:
-    """A page as the batch ``apply_events`` takes: progress events read by the fast path
-    (projections/progress_fast.py), every other event decoded by the mapper."""
-    mapper, name, recorder = app.mapper, app.name, app.recorder
+def _decode(app: RewindApplication, page: list[Any]) -> list[tuple[Any, int]]:
+    """A page as ``ViewsMixin.prepare`` takes it, events and their positions: progress
+    events read by the fast path (projections/progress_fast.py), every other event
+    decoded by the mapper."""
+    mapper, recorder = app.mapper, app.recorder
     return [
         (
             read_progress(mapper, topic, state)
             or mapper.to_domain_event(_stored(recorder, record)),
-            Tracking(name, position),
+            position,
         )
         for position, topic, state, record in page
     ]
@@ -227,7 +228,8 @@ def rebuild(app: RewindApplication, view: ViewsMixin, upto: int | None = None) -
                 break
             pending = view.prepare(batch, rows)
             written.result()  # the previous batch is in (or its error raised) before the next
-            written = writer.submit(view.write_prepared, pending, batch[-1][1])
+            last = Tracking(app.name, batch[-1][1])
+            written = writer.submit(view.write_prepared, pending, last)
             rows.writing(pending, written)
             applied += len(batch)
         written.result()

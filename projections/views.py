@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
+from itertools import chain
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -269,20 +270,24 @@ class ViewsMixin:
             with self._transaction(commit=True) as cursor:
                 todo = self._unapplied(cursor, batch)
                 if todo:
-                    pending = self.prepare(todo, lambda job_id: self._load_job(cursor, job_id))
+                    pending = self.prepare(
+                        [(event, tracking.notification_id) for event, tracking in todo],
+                        lambda job_id: self._load_job(cursor, job_id),
+                    )
                     self._flush(cursor, pending)
                     self._track(cursor, todo[-1][1])
         except IntegrityError as error:
             self._applied_elsewhere(batch[-1][1], error)
         self._written(pending, batch[-1][1])
 
-    def prepare(self, batch: list[tuple[Any, Tracking]], load_job: JobLoader) -> PreparedBatch:
-        """What ``batch`` changes, worked out in Python without writing anything: the
-        audit and outcome rows, and every touched job's row as the batch leaves it.
-        ``load_job`` finds a job's row as the events before the batch left it."""
+    def prepare(self, batch: list[tuple[Any, int]], load_job: JobLoader) -> PreparedBatch:
+        """What ``batch`` (events and their log positions) changes, worked out in Python
+        without writing anything: the audit and outcome rows, and every touched job's row
+        as the batch leaves it. ``load_job`` finds a job's row as the events before the
+        batch left it."""
         pending = PreparedBatch()
-        for event, tracking in batch:
-            self._apply(load_job, pending, event, tracking.notification_id)
+        for event, position in batch:
+            self._apply(load_job, pending, event, position)
         pending.settle()
         return pending
 
@@ -612,7 +617,7 @@ class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
         per = min(ROWS_PER_STATEMENT, limit // len(rows[0]))
         for start in range(0, len(rows), per):
             part = rows[start : start + per]
-            raw.execute(_values_insert(table, len(part)), [v for row in part for v in row])
+            raw.execute(_values_insert(table, len(part)), list(chain.from_iterable(part)))
 
     def _create_table(self, c: Any) -> None:
         self._reset_if_reshaped(c, "tracking")
