@@ -112,16 +112,28 @@ class PreparedBatch:
                 self.jobs[key] = totals.settle()
 
 
-ROWS_PER_STATEMENT = 4096
+ROWS_PER_STATEMENT = 1024
 """At most this many rows per multi-row insert (fewer where SQLite takes fewer
-parameters): a statement of this size is built and compiled once, and a batch of 10,000
-rows takes three."""
+parameters)."""
 
 
-@lru_cache(maxsize=32)
+def statement_sizes(rows: int, most: int) -> Iterator[int]:
+    """How many rows each statement of a multi-row insert takes: ``most`` while that many
+    are left, then the largest power of two left (``most`` is one too).
+
+    Each size is a statement SQLite compiles and keeps (the sqlite3 module caches 128 per
+    connection), and a compiled 4,096-row insert holds ~3.7 MiB: sizes chosen freely
+    would let a server catching up on varied batches keep hundreds of MiB. Powers of two
+    make at most eleven sizes a table, ~2 MiB in all."""
+    while rows > 0:
+        size = min(most, 1 << (rows.bit_length() - 1))
+        yield size
+        rows -= size
+
+
+@lru_cache(maxsize=64)
 def _values_insert(table: str, rows: int) -> str:
-    """SQLite: insert ``rows`` rows with one statement (a multi-row VALUES list); the
-    full-size statement is built once, the last part of a batch's by its size."""
+    """SQLite: insert ``rows`` rows with one statement (a multi-row VALUES list)."""
     columns = OUTCOME_COLUMNS if table == "outcomes" else AUDIT_COLUMNS
     one = f"({', '.join('?' for _ in columns)})"
     return f"INSERT INTO {PREFIX}{table} ({', '.join(columns)}) VALUES {', '.join([one] * rows)}"
@@ -605,8 +617,8 @@ class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
         return [*super().construct_create_table_statements(), *self.view_statements()]
 
     def _insert_rows(self, cursor: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
-        """A few statements for the whole batch, each inserting as many rows as SQLite
-        takes parameters for (thousands; a multi-row VALUES list).
+        """A few statements for the whole batch, each inserting up to 1,024 rows (a
+        multi-row VALUES list; sizes from ``statement_sizes``).
 
         ``executemany`` takes the GIL back for every row it binds; while another thread
         runs Python (replay decoding the next page, the server answering requests) each
@@ -614,10 +626,12 @@ class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
         ~4. A statement drops and takes back the GIL once for all its rows."""
         raw = cursor.sqlite_cursor
         limit = raw.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        per = min(ROWS_PER_STATEMENT, limit // len(rows[0]))
-        for start in range(0, len(rows), per):
-            part = rows[start : start + per]
-            raw.execute(_values_insert(table, len(part)), list(chain.from_iterable(part)))
+        most = 1 << (min(ROWS_PER_STATEMENT, limit // len(rows[0])).bit_length() - 1)
+        start = 0
+        for size in statement_sizes(len(rows), most):
+            part = rows[start : start + size]
+            raw.execute(_values_insert(table, size), list(chain.from_iterable(part)))
+            start += size
 
     def _create_table(self, c: Any) -> None:
         self._reset_if_reshaped(c, "tracking")
