@@ -8,6 +8,7 @@ import asyncio
 from uuid import UUID
 
 import orjson
+import pytest
 from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
@@ -17,6 +18,7 @@ from domain.host import HostSettings
 from domain.job import Job
 from domain.restore import RestoreSpec
 from domain.scope import Scope
+from projections import replay
 from projections.progress_fast import Progress, read_progress
 from projections.replay import compare, fresh_views, rebuild
 from projections.service import ViewsService
@@ -149,3 +151,24 @@ def test_the_fast_path_leaves_what_it_cannot_read_exactly_to_the_mapper(
     ):
         assert read_progress(mapper, topic, _stored_success(**odd)) is None, odd
     assert read_progress(mapper, get_topic(Job.Claimed), _stored_success()) is None
+
+
+async def test_a_replay_in_small_pages_equals_the_live_views(
+    service: tuple[RewindApplication, ViewsService],
+    store: StoreTarget,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Replay prepares a page while the previous one is written. With pages of three
+    events, jobs pause for many pages and resume: a resumed job's row must come from the
+    page being written, or from the views once that write is done, never be lost."""
+    app, views = service
+    await asyncio.to_thread(_every_kind_of_log, app)
+    assert await views.waiter.wait(app.current_position(), timeout=30)
+    live = views.view.snapshot()
+    monkeypatch.setattr(replay, "PAGE", 3)
+    with fresh_views(store.settings()) as fresh:
+        applied = await asyncio.to_thread(rebuild, app, fresh)
+        rebuilt = fresh.snapshot()
+    assert applied == app.current_position() > 100
+    assert compare(live, rebuilt) == []
+    assert rebuilt == live
