@@ -273,8 +273,9 @@ class ViewsMixin:
         """Apply several events in one transaction, tracking the last (replay's pace).
 
         A job's row is loaded at most once per batch, evolved in memory by every event of
-        the batch and written once at the end; audit and outcome rows are inserted with one
-        ``executemany`` each. The result is what applying the events one by one gives."""
+        the batch and written once at the end; audit and outcome rows are inserted a batch
+        at a time (``_insert_rows``). The result is what applying the events one by one
+        gives."""
         if not batch:
             return
         pending = PreparedBatch()
