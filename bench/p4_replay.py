@@ -15,6 +15,7 @@ import re
 import statistics
 import subprocess
 import time
+from pathlib import Path
 
 from adapters.event_store import open_application
 from adapters.settings import Settings
@@ -47,7 +48,7 @@ def raw_read_decode(settings: Settings) -> tuple[int, float]:
         app.close()
 
 
-def replay(data_dir: object) -> tuple[int, float]:
+def replay(data_dir: Path) -> tuple[int, float]:
     """Events ``rewind replay`` applied, and the seconds it reported."""
     out = subprocess.run(
         [REWIND, "replay", "--data-dir", str(data_dir)], capture_output=True, text=True, check=True

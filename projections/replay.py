@@ -194,16 +194,15 @@ class _RowsAhead:
     is in the views once that write is done, so a lookup that misses waits for it first
     (rare: a job whose events pause for a whole page)."""
 
-    def __init__(self, view: ViewsMixin) -> None:
+    def __init__(self, view: ViewsMixin, in_flight: Future[None]) -> None:
         self.view = view
-        self.in_flight: Future[None] | None = None
+        self.in_flight = in_flight
         self.jobs: dict[str, BackupRow | RestoreRow | None] = {}
 
     def __call__(self, job_id: str) -> BackupRow | RestoreRow | None:
         if job_id in self.jobs:
             return self.jobs[job_id]
-        if self.in_flight is not None:
-            self.in_flight.result()
+        self.in_flight.result()
         return self.view.load_job(job_id)
 
     def writing(self, pending: PreparedBatch, write: Future[None]) -> None:
@@ -222,9 +221,8 @@ def rebuild(app: RewindApplication, view: ViewsMixin, upto: int | None = None) -
         _collector_paused(),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-writer") as writer,
     ):
-        rows = _RowsAhead(view)
         written = writer.submit(_secondary_indexes, view, False)
-        rows.in_flight = written
+        rows = _RowsAhead(view, written)
         for page in _pages(app, upto):
             batch = _decode(app, page)
             if not batch:

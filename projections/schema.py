@@ -87,7 +87,8 @@ def upsert(table: str, columns: tuple[str, ...], key: str) -> str:
     )
 
 
-def insert(table: str, columns: tuple[str, ...]) -> str:
+def insert(table: str, columns: tuple[str, ...], rows: int = 1) -> str:
+    """An INSERT of ``rows`` rows (a multi-row VALUES list when more than one)."""
     names = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    return f"INSERT INTO {table} ({names}) VALUES ({marks})"
+    marks = f"({', '.join('?' for _ in columns)})"
+    return f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * rows)}"

@@ -132,11 +132,10 @@ def statement_sizes(rows: int, most: int) -> Iterator[int]:
 
 
 @lru_cache(maxsize=64)
-def _values_insert(table: str, rows: int) -> str:
-    """SQLite: insert ``rows`` rows with one statement (a multi-row VALUES list)."""
+def _rows_insert(table: str, rows: int) -> str:
+    """The insert of ``rows`` audit or outcome rows in one statement (built once a size)."""
     columns = OUTCOME_COLUMNS if table == "outcomes" else AUDIT_COLUMNS
-    one = f"({', '.join('?' for _ in columns)})"
-    return f"INSERT INTO {PREFIX}{table} ({', '.join(columns)}) VALUES {', '.join([one] * rows)}"
+    return insert(f"{PREFIX}{table}", columns, rows)
 
 
 @cache
@@ -146,9 +145,7 @@ def _statement(table: str) -> str:
         return upsert(f"{PREFIX}backups", BACKUP_COLUMNS, "id")
     if table == "restores":
         return upsert(f"{PREFIX}restores", RESTORE_COLUMNS, "id")
-    if table == "outcomes":
-        return insert(f"{PREFIX}outcomes", OUTCOME_COLUMNS)
-    return insert(f"{PREFIX}audit", AUDIT_COLUMNS)
+    return _rows_insert(table, 1)
 
 
 class BackupFilters(BaseModel):
@@ -409,8 +406,8 @@ class ViewsMixin:
         cursor.executemany(self._sql(_statement(table)), rows)
 
     def _flush(self, cursor: Any, pending: PreparedBatch) -> None:
-        """Write what a batch changed: audit and outcome rows, purges, then job rows."""
-        pending.settle()
+        """Write what a prepared batch changed: audit and outcome rows, purges, then job
+        rows."""
         if pending.audit:
             self._insert_rows(cursor, "audit", pending.audit)
         if pending.outcomes:
@@ -631,7 +628,7 @@ class SQLiteViews(ViewsMixin, SQLiteTrackingRecorder):
         start = 0
         for size in statement_sizes(len(rows), most):
             part = rows[start : start + size]
-            raw.execute(_values_insert(table, size), list(chain.from_iterable(part)))
+            raw.execute(_rows_insert(table, size), list(chain.from_iterable(part)))
             start += size
 
     def _create_table(self, c: Any) -> None:
