@@ -1,11 +1,17 @@
 """The fast path for entity progress events, read straight from their stored JSON.
 
 Progress events (one per entity a job stored, failed or ignored) are almost all of a log.
-Replay and the live views decode them without building pydantic events: the stored JSON is
-upcast like the mapper does, then accepted only when it has exactly the class's fields with
-exactly the JSON types the model would hold (str, int, bool), so validating it would return
-the same values. Anything else (unknown or missing fields, another type, a bad id or time)
-is left to the mapper and the ordinary fold, which accepts or rejects it as before. The rows
+Replay and the live views decode them without building pydantic events. A stored event is
+accepted only when it has exactly the class's fields with exactly the JSON types the model
+would hold (str, int, bool), so validating it would return the same values:
+
+- first by a compiled msgspec decoder built from the class's fields, which parses and checks
+  types in one pass (an event of the class's current version, ints within 64 bits);
+- when that refuses it, by the checked path: parsed by orjson, upcast like the mapper does,
+  then the same field and type check in Python (an older version's event, say).
+
+Anything else (unknown or missing fields, another type, a bad id or time) is left to the
+mapper and the ordinary fold, which accepts or rejects it as before. The rows
 written from a ``Progress`` are the ones ``projections.rows`` and ``domain.audit`` make from
 the validated event, column for column; tests/integration/test_replay_fast.py compares views
 built both ways.
@@ -20,8 +26,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
@@ -62,10 +69,33 @@ def _fields(cls: type[Any]) -> tuple[tuple[str, ...], tuple[type, ...]] | None:
     return order, tuple(fields[name] for name in order)
 
 
-FAST_TOPICS: dict[str, tuple[type[Any], tuple[tuple[str, ...], tuple[type, ...]]]] = {
-    get_topic(cls): (cls, fields) for cls in PROGRESS_EVENTS if (fields := _fields(cls)) is not None
+_INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""An int as orjson reads it exactly (it reads a larger one as a float, which the model
+would round): larger ones are left to the checked path, which refuses them."""
+
+
+def _decoder(cls: type[Any], fields: tuple[tuple[str, ...], tuple[type, ...]]) -> Any:
+    """A msgspec decoder that accepts a stored event of ``cls`` only with exactly these
+    fields, of exactly these JSON types (msgspec is strict: no bool for an int, no float,
+    no number for a str), at the class's current version."""
+    version = getattr(cls, "class_version", 1)
+    spec: list[Any] = [
+        (name, _INT64 if kind is int else kind) for name, kind in zip(*fields, strict=True)
+    ]
+    # stored only when the class has versions; an older one needs upcasting
+    spec.append(("class_version", Literal[version], 1) if version == 1 else
+                ("class_version", Literal[version]))  # fmt: skip
+    shape = msgspec.defstruct(f"Stored{cls.__name__}", spec, forbid_unknown_fields=True)
+    return msgspec.json.Decoder(shape)
+
+
+FAST_TOPICS: dict[str, tuple[type[Any], tuple[tuple[str, ...], tuple[type, ...]], Any]] = {
+    get_topic(cls): (cls, fields, _decoder(cls, fields))
+    for cls in PROGRESS_EVENTS
+    if (fields := _fields(cls)) is not None
 }
-"""Stored topic -> (event class, (fields, their JSON types)) of what the fast path reads."""
+"""Stored topic -> (event class, (fields, their JSON types), compiled decoder) of what the
+fast path reads."""
 
 
 @cache
@@ -126,7 +156,19 @@ def read_progress(mapper: Mapper[Any], topic: str, stored: bytes) -> Progress | 
     found = FAST_TOPICS.get(topic)
     if found is None or mapper.cipher is not None or mapper.compressor is not None:
         return None
-    cls, fields = found
+    cls, fields, decoder = found
+    try:
+        state = msgspec.structs.asdict(decoder.decode(stored))
+    except msgspec.DecodeError:  # refused (or malformed): the checked path decides
+        return _read_checked(cls, fields, stored)
+    del state["class_version"]
+    return _progress(cls, state)
+
+
+def _read_checked(
+    cls: type[Any], fields: tuple[tuple[str, ...], tuple[type, ...]], stored: bytes
+) -> Progress | None:
+    """The fast path for what the compiled decoder refuses: parsed, upcast, checked."""
     state = orjson.loads(stored)
     if not isinstance(state, dict):
         return None
@@ -136,6 +178,12 @@ def read_progress(mapper: Mapper[Any], topic: str, stored: bytes) -> Progress | 
     # an upcast may reorder fields; otherwise a field is missing, unknown or of another type
     if not in_order and {k: type(v) for k, v in state.items()} != _as_dict(fields):
         return None
+    return _progress(cls, state)
+
+
+def _progress(cls: type[Any], state: dict[str, Any]) -> Progress | None:
+    """A checked state as a Progress (its envelope taken out, leaving the payload), or None
+    when its id or time would not validate."""
     try:
         job_id = _canonical_id(state.pop("originator_id"))
         stamp = state.pop("timestamp")

@@ -134,6 +134,21 @@ def test_the_fast_path_leaves_what_it_cannot_read_exactly_to_the_mapper(
     topic, mapper = get_topic(Job.EntitySucceeded), app.mapper
     read = read_progress(mapper, topic, _stored_success())
     assert read is not None and read.time == "2026-11-23T15:22:42.703306+00:00"
+    assert (read.job_id, read.version) == ("86e7e745-04c4-4a3a-8326-d2b81992258d", 4)
+    assert read.payload == {
+        "key": "t1/g1/user/u0",
+        "digest": "ab" * 32,
+        "successful_calls": 1,
+        "error_calls": 0,
+        "principal": "worker:w1",
+        "unchanged": False,
+    }
+    # ints as orjson (and so the mapper) reads them: 2**63 exactly, 2**64 only as a float
+    calls = _stored_success(successful_calls=7)
+    big = read_progress(mapper, topic, calls.replace(b":7,", b":9223372036854775808,"))
+    assert big is not None and big.payload["successful_calls"] == 2**63
+    huge = calls.replace(b":7,", b":18446744073709551616,")
+    assert read_progress(mapper, topic, huge) is None
     whole = read_progress(mapper, topic, _stored_success(timestamp="2026-11-23T15:22:42Z"))
     assert whole is not None and whole.time == "2026-11-23T15:22:42+00:00"
     older = read_progress(mapper, topic, _stored_success(class_version=2, unchanged=None))
@@ -145,6 +160,8 @@ def test_the_fast_path_leaves_what_it_cannot_read_exactly_to_the_mapper(
         {"class_version": 3, "unchanged": None},
         {"successful_calls": "1"},
         {"unchanged": 0},
+        {"successful_calls": True},
+        {"error_calls": 1.0},
         {"extra": 1},
         {"timestamp": "yesterday"},
         {"originator_id": "not-a-uuid"},
