@@ -107,20 +107,23 @@ def _apply_decoded(app: RewindApplication, view: ViewsMixin) -> None:
     view.apply_events(events)
 
 
+_ENVELOPE: dict[str, object] = {
+    "originator_id": "86e7e745-04c4-4a3a-8326-d2b81992258d",
+    "originator_version": 4,
+    "timestamp": "2026-11-23T15:22:42.703306Z",
+}
+_PAYLOAD: dict[str, object] = {
+    "key": "t1/g1/user/u0",
+    "digest": "ab" * 32,
+    "successful_calls": 1,
+    "error_calls": 0,
+    "principal": "worker:w1",
+    "unchanged": False,
+}
+
+
 def _stored_success(**changes: object) -> bytes:
-    state: dict[str, object] = {
-        "originator_id": "86e7e745-04c4-4a3a-8326-d2b81992258d",
-        "originator_version": 4,
-        "timestamp": "2026-11-23T15:22:42.703306Z",
-        "key": "t1/g1/user/u0",
-        "digest": "ab" * 32,
-        "successful_calls": 1,
-        "error_calls": 0,
-        "principal": "worker:w1",
-        "unchanged": False,
-        "class_version": 3,
-    }
-    state.update(changes)
+    state = {**_ENVELOPE, **_PAYLOAD, "class_version": 3, **changes}
     return orjson.dumps({k: v for k, v in state.items() if v is not None})
 
 
@@ -135,14 +138,7 @@ def test_the_fast_path_leaves_what_it_cannot_read_exactly_to_the_mapper(
     read = read_progress(mapper, topic, _stored_success())
     assert read is not None and read.time == "2026-11-23T15:22:42.703306+00:00"
     assert (read.job_id, read.version) == ("86e7e745-04c4-4a3a-8326-d2b81992258d", 4)
-    assert read.payload == {
-        "key": "t1/g1/user/u0",
-        "digest": "ab" * 32,
-        "successful_calls": 1,
-        "error_calls": 0,
-        "principal": "worker:w1",
-        "unchanged": False,
-    }
+    assert read.payload == _PAYLOAD
     # ints as orjson (and so the mapper) reads them: 2**63 exactly, 2**64 only as a float
     calls = _stored_success(successful_calls=7)
     big = read_progress(mapper, topic, calls.replace(b":7,", b":9223372036854775808,"))
