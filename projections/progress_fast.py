@@ -32,6 +32,7 @@ import msgspec
 import orjson
 from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
+from msgspec.structs import asdict
 
 from adapters.serialization import upcast
 from domain.audit import REDACTED
@@ -70,11 +71,14 @@ def _fields(cls: type[Any]) -> tuple[tuple[str, ...], tuple[type, ...]] | None:
 
 
 _INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-"""An int as orjson reads it exactly (it reads a larger one as a float, which the model
-would round): larger ones are left to the checked path, which refuses them."""
+"""An int orjson reads exactly, as this decoder does. Others go to the checked path, which
+reads them as orjson (and so the mapper) does: up to 2**64 - 1 as ints, larger ones as
+floats, which it refuses."""
 
 
-def _decoder(cls: type[Any], fields: tuple[tuple[str, ...], tuple[type, ...]]) -> Any:
+def _decoder(
+    cls: type[Any], fields: tuple[tuple[str, ...], tuple[type, ...]]
+) -> msgspec.json.Decoder[Any]:
     """A msgspec decoder that accepts a stored event of ``cls`` only with exactly these
     fields, of exactly these JSON types (msgspec is strict: no bool for an int, no float,
     no number for a str), at the class's current version."""
@@ -82,14 +86,16 @@ def _decoder(cls: type[Any], fields: tuple[tuple[str, ...], tuple[type, ...]]) -
     spec: list[Any] = [
         (name, _INT64 if kind is int else kind) for name, kind in zip(*fields, strict=True)
     ]
-    # stored only when the class has versions; an older one needs upcasting
-    spec.append(("class_version", Literal[version], 1) if version == 1 else
-                ("class_version", Literal[version]))  # fmt: skip
+    # a class without versions may leave it out; an older version needs upcasting
+    unversioned_default = (1,) if version == 1 else ()
+    spec.append(("class_version", Literal[version], *unversioned_default))
     shape = msgspec.defstruct(f"Stored{cls.__name__}", spec, forbid_unknown_fields=True)
     return msgspec.json.Decoder(shape)
 
 
-FAST_TOPICS: dict[str, tuple[type[Any], tuple[tuple[str, ...], tuple[type, ...]], Any]] = {
+FAST_TOPICS: dict[
+    str, tuple[type[Any], tuple[tuple[str, ...], tuple[type, ...]], msgspec.json.Decoder[Any]]
+] = {
     get_topic(cls): (cls, fields, _decoder(cls, fields))
     for cls in PROGRESS_EVENTS
     if (fields := _fields(cls)) is not None
@@ -158,7 +164,7 @@ def read_progress(mapper: Mapper[Any], topic: str, stored: bytes) -> Progress | 
         return None
     cls, fields, decoder = found
     try:
-        state = msgspec.structs.asdict(decoder.decode(stored))
+        state = asdict(decoder.decode(stored))
     except msgspec.DecodeError:  # refused (or malformed): the checked path decides
         return _read_checked(cls, fields, stored)
     del state["class_version"]
