@@ -1,6 +1,7 @@
 """P2's load generator, in its own process: ``python -m bench.commandgen BASE TOKEN
-TENANTS GROUPS CLIENTS`` starts one backup per group (tenants x groups of them) from CLIENTS
-concurrent clients and prints ``accepted A refused R seconds S``."""
+TENANTS GROUPS CLIENTS [ROUNDS]`` starts one backup per group (tenants x groups of them;
+each group ROUNDS times, default once) from CLIENTS concurrent clients and prints
+``accepted A refused R seconds S``."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import time
 import aiohttp
 
 
-async def main(base: str, token: str, tenants: int, groups: int, clients: int) -> None:
-    scopes = [
+async def main(
+    base: str, token: str, tenants: int, groups: int, clients: int, rounds: int = 1
+) -> None:
+    scopes = rounds * [
         (f"t{t:02d}", f"t{t:02d}-g{g:02d}")
         for t in range(1, tenants + 1)
         for g in range(1, groups + 1)
@@ -42,4 +45,5 @@ async def main(base: str, token: str, tenants: int, groups: int, clients: int) -
 
 if __name__ == "__main__":
     base, token = sys.argv[1], sys.argv[2]
-    asyncio.run(main(base, token, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])))
+    counts = [int(arg) for arg in sys.argv[3:]]
+    asyncio.run(main(base, token, *counts))

@@ -1,11 +1,16 @@
-"""The baseline of P1: a bare aiohttp JSON hello handler, served the way ``rewind serve``
-serves (one process, AppRunner, no access log). ``python -m bench.hello PORT``."""
+"""Bare aiohttp handlers served the way ``rewind serve`` serves (one process, AppRunner, no
+access log): P1's baseline, a JSON hello; and P2's ceilings, a ``POST /api/v1/backups`` that
+reads the JSON body and answers 202 having done nothing else (no token, no event written),
+or, given a PBX URL, only after asking the PBX for the group once, as Rewind's scope probe
+does. ``python -m bench.hello PORT [PBX_URL]``."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 
+import aiohttp
 from aiohttp import web
 
 
@@ -13,9 +18,30 @@ async def hello(_request: web.Request) -> web.Response:
     return web.json_response({"hello": "world"})
 
 
-async def main(port: int) -> None:
+def accept_handler(pbx: str | None) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The POST handler: 202 for any scope, after one GET of the group from ``pbx`` when
+    given (its answer, found or not, is not looked at: a ceiling, not a check)."""
+
+    async def accept(request: web.Request) -> web.Response:
+        body = await request.json()
+        if pbx is not None:
+            group = f"/1.0/tenants/{body['tenant_id']}/groups/{body['group_id']}/users/"
+            session: aiohttp.ClientSession = request.app[PBX_SESSION]
+            async with session.get(f"{pbx}{group}", params={"_pagesize": 1}) as answer:
+                await answer.read()
+        return web.json_response({"status": "INITIALIZING"}, status=202)
+
+    return accept
+
+
+PBX_SESSION = web.AppKey("pbx_session", aiohttp.ClientSession)
+
+
+async def main(port: int, pbx: str | None) -> None:
     app = web.Application()
     app.router.add_get("/hello", hello)
+    app.router.add_post("/api/v1/backups", accept_handler(pbx))
+    app[PBX_SESSION] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
     runner = web.AppRunner(app, handle_signals=True, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -24,7 +50,8 @@ async def main(port: int) -> None:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+        await app[PBX_SESSION].close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1])))
+    asyncio.run(main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None))
