@@ -18,30 +18,31 @@ async def hello(_request: web.Request) -> web.Response:
     return web.json_response({"hello": "world"})
 
 
-def accept_handler(pbx: str | None) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """The POST handler: 202 for any scope, after one GET of the group from ``pbx`` when
-    given (its answer, found or not, is not looked at: a ceiling, not a check)."""
+def accept_handler(
+    pbx: aiohttp.ClientSession | None,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The POST handler: 202 for any scope, after one GET of the group through ``pbx`` (a
+    session on the PBX's URL) when given; its answer, found or not, is not looked at: a
+    ceiling, not a check."""
 
     async def accept(request: web.Request) -> web.Response:
         body = await request.json()
         if pbx is not None:
             group = f"/1.0/tenants/{body['tenant_id']}/groups/{body['group_id']}/users/"
-            session: aiohttp.ClientSession = request.app[PBX_SESSION]
-            async with session.get(f"{pbx}{group}", params={"_pagesize": 1}) as answer:
+            async with pbx.get(group, params={"_pagesize": 1}) as answer:
                 await answer.read()
         return web.json_response({"status": "INITIALIZING"}, status=202)
 
     return accept
 
 
-PBX_SESSION = web.AppKey("pbx_session", aiohttp.ClientSession)
-
-
-async def main(port: int, pbx: str | None) -> None:
+async def main(port: int, pbx_url: str | None) -> None:
+    pbx = None
+    if pbx_url is not None:
+        pbx = aiohttp.ClientSession(pbx_url, connector=aiohttp.TCPConnector(limit=32))
     app = web.Application()
     app.router.add_get("/hello", hello)
     app.router.add_post("/api/v1/backups", accept_handler(pbx))
-    app[PBX_SESSION] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
     runner = web.AppRunner(app, handle_signals=True, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -50,7 +51,8 @@ async def main(port: int, pbx: str | None) -> None:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
-        await app[PBX_SESSION].close()
+        if pbx is not None:
+            await pbx.close()
 
 
 if __name__ == "__main__":
