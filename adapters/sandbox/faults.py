@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,10 @@ class FaultInjector:
     most_in_flight: int = 0
     """The most counted requests being answered at once since the last reset: what a test
     checks a client's concurrency bound against."""
+    last_started_at: float | None = None
+    """When the latest counted request arrived (seconds since the epoch, this machine's
+    clock), None when none has since the last reset: a test that stops a client at a known
+    moment checks that the client started nothing after it."""
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.config.seed)
@@ -65,12 +70,15 @@ class FaultInjector:
         self.totals = PathStats()
         self.paths = {}
         self.most_in_flight = self.in_flight
+        self.last_started_at = None
 
     def snapshot(self) -> dict[str, Any]:
         """The body of ``GET /1.0/_stats``."""
         return {
             **self.totals.as_dict(),
+            "in_flight": self.in_flight,
             "most_in_flight": self.most_in_flight,
+            "last_started_at": self.last_started_at,
             "paths": {path: stats.as_dict() for path, stats in sorted(self.paths.items())},
         }
 
@@ -89,6 +97,7 @@ class FaultInjector:
         """Count, delay and maybe fault one request before its handler runs."""
         if self.observes(request):
             return await handler(request)
+        self.last_started_at = time.time()
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:

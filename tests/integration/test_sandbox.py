@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -353,7 +354,9 @@ async def test_error_rate_one_answers_500_and_counts(
         "requests": 0,
         "injected_errors": 0,
         "injected_timeouts": 0,
+        "in_flight": 0,
         "most_in_flight": 0,
+        "last_started_at": None,
         "paths": {},
     }
 
@@ -378,6 +381,27 @@ async def test_latency_delays_but_answers(
         *(get_ok(sandbox_http, f"{base}{GROUP}/{entity}") for entity in GROUP_ENTITIES)
     )
     assert all(isinstance(result, dict) for result in results)
+
+
+async def test_stats_show_requests_in_flight_and_when_the_last_one_started(
+    sandbox_factory: SandboxFactory, sandbox_http: aiohttp.ClientSession
+) -> None:
+    """What a test of a client that must stop at once reads: whether anything is still
+    being answered, and whether any request arrived after a given moment."""
+    base = await sandbox_factory(latency_ms=400, users=2)
+    idle = await get_ok(sandbox_http, f"{base}/1.0/_stats")
+    assert (idle["in_flight"], idle["last_started_at"]) == (0, None)
+    before = time.time()
+    slow = asyncio.create_task(get_ok(sandbox_http, f"{base}{GROUP}/profile"))
+    while (await get_ok(sandbox_http, f"{base}/1.0/_stats"))["requests"] == 0:
+        await asyncio.sleep(0.01)
+    during = await get_ok(sandbox_http, f"{base}/1.0/_stats")
+    assert during["in_flight"] == 1
+    assert before <= during["last_started_at"] <= time.time()
+    await slow
+    after = await get_ok(sandbox_http, f"{base}/1.0/_stats")
+    assert after["in_flight"] == 0
+    assert after["last_started_at"] == during["last_started_at"]  # _stats is not counted
 
 
 async def test_serve_sandbox_runs_until_cancelled(sandbox_http: aiohttp.ClientSession) -> None:
