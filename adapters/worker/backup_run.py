@@ -7,8 +7,10 @@ How a run ends:
   when some call failed), or fails when more than ``max_error_share`` of its calls failed;
 - the scope cannot be listed, or the artifact store fails: the job FAILS with the reason;
 - the job is CANCELLING (the runner sets ``stop`` when the log says so, or a command is
-  refused because of it): no new entity starts, in-flight ones get a short grace and are
-  then abandoned, nothing more is recorded, and the worker acknowledges the cancel;
+  refused because of it): no new entity starts, in-flight ones are abandoned at once (their
+  PBX calls too: an outcome fetched after the stop could not be recorded any more, and a slow
+  PBX would hold the stop for as long as its calls take), nothing more is recorded, and the
+  worker acknowledges the cancel;
 - another worker took the job over (NotLeaseHolder), or it ended elsewhere: the run stops
   quietly and records nothing more;
 - anything unexpected (a bug, the event store gone): the job is left as it is, so that this
@@ -51,10 +53,6 @@ from domain.errors import (
 )
 from domain.host import HostSettings
 from domain.progress import ProgressRecord
-
-CANCEL_GRACE_S = 0.5
-"""How long in-flight entities may take to finish once a stop is asked for; a cancelled
-backup must stop within a second, and retries of a struggling PBX can take much longer."""
 
 log = structlog.get_logger("rewind.worker")
 
@@ -217,10 +215,9 @@ class BackupRun:
         finished = asyncio.create_task(asyncio.wait(lanes))
         stopped = asyncio.create_task(self.stop.wait())
         try:
+            # On a stop, the lanes still running are cancelled below, mid-call: waiting for
+            # them would start their entities' next calls and record nothing of what they got.
             await asyncio.wait([finished, stopped], return_when=asyncio.FIRST_COMPLETED)
-            if not finished.done():
-                # A stop: let in-flight entities finish briefly, then abandon them.
-                await asyncio.wait(lanes, timeout=CANCEL_GRACE_S)
         finally:
             helpers = [*lanes, finished, stopped]
             for task in helpers:

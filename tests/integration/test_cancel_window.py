@@ -1,15 +1,21 @@
-"""A cancel that lands after the worker recorded the last entity but before it completed the
-backup: the backup ends FAILED "cancelled", never SUCCESS. The real worker, the sandbox PBX
-over HTTP, a real artifact store and each kind of event store.
+"""Cancels that land at awkward moments, with the real worker, the sandbox PBX over HTTP and
+a real artifact store.
 
-The moment is made deterministic by the artifact store: the worker writes the manifest after
-the last entity's progress and before it completes the job, so a store that lets a client
-cancel the backup (through an application of its own, as the API would) just before writing
-the manifest lands the cancel exactly in that window. Everything else is the real thing.
+- After the worker recorded the last entity but before it completed the backup: the backup
+  ends FAILED "cancelled", never SUCCESS. The moment is made deterministic by the artifact
+  store: the worker writes the manifest after the last entity's progress and before it
+  completes the job, so a store that lets a client cancel the backup (through an application
+  of its own, as the API would) just before writing the manifest lands the cancel exactly in
+  that window. Everything else is the real thing. On each kind of event store.
+- Just before the PBX answers the calls in flight: the worker abandons them and starts no
+  other call, not even the next call of an entity it was fetching (the sandbox's ``_stats``
+  tells when its latest request arrived).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -21,6 +27,7 @@ from domain.backup import Backup
 from tests.integration.conftest import SandboxFactory
 from tests.integration.test_worker import (
     PROGRESS,
+    get_json,
     group_spec,
     history_types,
     register,
@@ -79,3 +86,42 @@ async def test_a_cancel_after_the_last_entity_ends_failed_cancelled_never_succes
     assert len([t for t in types if t in PROGRESS]) == 1 + 5
     # A FAILED backup keeps no manifest (it would pin its blobs for ever).
     assert artifacts.read_manifest(str(backup_id)) is None
+
+
+async def test_a_cancel_just_before_the_pbx_answers_starts_no_other_call(
+    tmp_path: Path, sandbox_factory: SandboxFactory
+) -> None:
+    """Each entity here takes two calls (the announcements document, then its audio file):
+    the cancel lands a moment before the first calls are answered, so a worker that let its
+    in-flight entities go on would start their second calls after the cancel."""
+    latency = 1.0
+    url = await sandbox_factory(tenants=1, groups=1, users=4, latency_ms=latency * 1000)
+    store = StoreTarget.sqlite(tmp_path / "data")
+    app = store.open()
+    try:
+        register(app, url)
+        spec = group_spec(user_entities=("announcements",), download_files=True)
+        backup_id = await request(app, spec)
+        worker = Worker(app, ArtifactStore(tmp_path / "artifacts"), worker_id="w1")
+        async with running(worker):
+            worker.nudge()
+            await wait_backup(app, backup_id, lambda b: b.total is not None or not b.is_active)
+            stats = await get_json(f"{url}/1.0/_stats")
+            while stats["in_flight"] < 4:  # the four documents are being fetched
+                await asyncio.sleep(0.02)
+                stats = await get_json(f"{url}/1.0/_stats")
+            answered_at = stats["last_started_at"] + latency
+            await asyncio.sleep(max(0.0, answered_at - 0.3 - time.time()))
+            await asyncio.to_thread(app.cancel, backup_id, "alice")
+            cancelled_at = time.time()
+            worker.nudge()
+            backup = await wait_backup(app, backup_id, lambda b: not b.is_active)
+            await asyncio.sleep(latency)  # time enough for any further call to show
+            stats = await get_json(f"{url}/1.0/_stats")
+    finally:
+        app.close()
+
+    assert (backup.status, backup.failure_reason) == ("FAILED", "cancelled")
+    assert backup.done == 0
+    assert stats["last_started_at"] < cancelled_at, "a PBX call started after the cancel"
+    assert stats["in_flight"] == 0
