@@ -41,7 +41,8 @@ from typing import Any
 
 import aiohttp
 import orjson
-from yarl import URL
+
+from adapters.url_credentials import split_user_info
 
 CHUNK_SIZE = 64 * 1024
 """Size of the chunks :meth:`PbxClient.stream` yields."""
@@ -164,10 +165,10 @@ class PbxClient:
     ) -> None:
         if concurrency < 1 or attempts < 1 or timeout_s <= 0:
             raise ValueError("concurrency and attempts must be >= 1, timeout_s > 0")
-        url = URL(base_url)
-        if url.user is not None and credentials is None:
-            credentials = f"{url.user}:{url.password or ''}"
-        self.base_url = str(url.with_user(None)).rstrip("/")
+        base_url, in_url = split_user_info(base_url)
+        if credentials is None:
+            credentials = in_url
+        self.base_url = base_url.rstrip("/")
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.attempts = attempts
