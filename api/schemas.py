@@ -239,12 +239,12 @@ class ListOf(BaseModel):
 Health = Literal["ok"]
 
 
-class PageQuery(Strict):
-    """Seed 003's paging: ``_page`` counts from 1; ``_pagesize`` defaults to 100 (max 1000)."""
+class QueryParams(Strict):
+    """A route's query parameters: an unknown one is refused (400 naming it), like an
+    unknown body field. A repeated parameter arrives as a list (refused where one value is
+    expected); ``list_params`` arrive as lists even when sent once."""
 
     list_params: ClassVar[frozenset[str]] = frozenset()
-    page: int = Field(default=1, ge=1, le=1_000_000, alias="_page")
-    pagesize: int = Field(default=100, ge=1, le=1000, alias="_pagesize")
 
     @classmethod
     def from_request(cls, request: web.Request) -> Any:
@@ -253,6 +253,13 @@ class PageQuery(Strict):
             values = request.query.getall(key)
             data[key] = values if len(values) > 1 or key in cls.list_params else values[0]
         return cls.model_validate(data)
+
+
+class PageQuery(QueryParams):
+    """Seed 003's paging: ``_page`` counts from 1; ``_pagesize`` defaults to 100 (max 1000)."""
+
+    page: int = Field(default=1, ge=1, le=1_000_000, alias="_page")
+    pagesize: int = Field(default=100, ge=1, le=1000, alias="_pagesize")
 
     def offset(self) -> int:
         return (self.page - 1) * self.pagesize
