@@ -41,7 +41,8 @@ from typing import Any
 
 import aiohttp
 import orjson
-from yarl import URL
+
+from adapters.url_credentials import split_user_info
 
 CHUNK_SIZE = 64 * 1024
 """Size of the chunks :meth:`PbxClient.stream` yields."""
@@ -86,15 +87,23 @@ class PbxCallFailed(PbxError):
     """Every attempt failed (or the answer was unusable): one error call.
 
     ``last_status`` is the last HTTP status received, None when the last attempt got no answer
-    (timeout, connection error).
+    (timeout, connection error). ``method`` is the request's HTTP method.
     """
 
-    def __init__(self, path: str, attempts: int, last_status: int | None, message: str) -> None:
-        super().__init__(path, attempts, last_status, message)
+    def __init__(
+        self,
+        path: str,
+        attempts: int,
+        last_status: int | None,
+        message: str,
+        method: str = "GET",
+    ) -> None:
+        super().__init__(path, attempts, last_status, message, method)
         self.path = path
         self.attempts = attempts
         self.last_status = last_status
         self.message = message
+        self.method = method
 
     def __str__(self) -> str:
         status = "no answer" if self.last_status is None else f"last status {self.last_status}"
@@ -164,10 +173,10 @@ class PbxClient:
     ) -> None:
         if concurrency < 1 or attempts < 1 or timeout_s <= 0:
             raise ValueError("concurrency and attempts must be >= 1, timeout_s > 0")
-        url = URL(base_url)
-        if url.user is not None and credentials is None:
-            credentials = f"{url.user}:{url.password or ''}"
-        self.base_url = str(url.with_user(None)).rstrip("/")
+        base_url, in_url = split_user_info(base_url)
+        if credentials is None:
+            credentials = in_url
+        self.base_url = base_url.rstrip("/")
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.attempts = attempts
@@ -319,9 +328,9 @@ class PbxClient:
                 failure = _Failure(status, "; ".join(error_messages(raw)) or f"HTTP {status}")
                 continue
             self._raise_for_client_error(path, status, raw)
-            return self._accept(path, attempt, status, raw, expect)
+            return self._accept(method, path, attempt, status, raw, expect)
         self._errors += 1
-        raise PbxCallFailed(path, attempts, failure.status, failure.message)
+        raise PbxCallFailed(path, attempts, failure.status, failure.message, method)
 
     def _raise_for_client_error(self, path: str, status: int, raw: bytes) -> None:
         """404 -> PbxNotFound (not counted); other non-2xx below 500 -> PbxRejected (error)."""
@@ -334,6 +343,7 @@ class PbxClient:
 
     def _accept(
         self,
+        method: str,
         path: str,
         attempt: int,
         status: int,
@@ -345,11 +355,12 @@ class PbxClient:
             value = orjson.loads(raw) if raw.strip() else None
         except orjson.JSONDecodeError:
             self._errors += 1
-            raise PbxCallFailed(path, attempt, status, "the answer is not valid JSON") from None
+            message = "the answer is not valid JSON"
+            raise PbxCallFailed(path, attempt, status, message, method) from None
         problem = expect(value) if expect is not None else None
         if problem is not None:
             self._errors += 1
-            raise PbxCallFailed(path, attempt, status, problem)
+            raise PbxCallFailed(path, attempt, status, problem, method)
         self._successful += 1
         return value
 
@@ -463,18 +474,18 @@ class PbxClient:
                     message = (
                         f"upload interrupted, the body cannot be sent again: {failure.message}"
                     )
-                    raise PbxCallFailed(path, attempt, None, message) from None
+                    raise PbxCallFailed(path, attempt, None, message, "PUT") from None
                 continue
             if status >= 500:
                 failure = _Failure(status, "; ".join(error_messages(raw)) or f"HTTP {status}")
                 if started and not callable(chunks):
                     self._errors += 1
-                    raise PbxCallFailed(path, attempt, status, failure.message)
+                    raise PbxCallFailed(path, attempt, status, failure.message, "PUT")
                 continue
             self._raise_for_client_error(path, status, raw)
-            return self._accept(path, attempt, status, raw, None)
+            return self._accept("PUT", path, attempt, status, raw, None)
         self._errors += 1
-        raise PbxCallFailed(path, self.attempts, failure.status, failure.message)
+        raise PbxCallFailed(path, self.attempts, failure.status, failure.message, "PUT")
 
 
 def _check_list_page(body: Any) -> str | None:

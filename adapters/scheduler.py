@@ -8,6 +8,10 @@ many schedulers run against one PostgreSQL database, a tick fires once: the lose
 race find it recorded and do nothing. After downtime spanning several ticks only the latest
 is fired (one catch-up run, not one per missed tick).
 
+A cron that names no date that exists (``0 0 31 2 *``, refused by the API since but possibly
+stored by an older version) has no tick: such a plan is passed by, said once per process in
+the log rather than failing every pass, and the other plans fire as usual.
+
 Retention then deletes the plan's expired backups through the normal ``delete_backup``
 command, principal "scheduler" (domain.retention decides which). A paused plan neither
 runs nor deletes. Time comes from an injectable clock (a callable returning an aware
@@ -24,7 +28,7 @@ from uuid import UUID
 
 import structlog
 
-from adapters.cron import due_tick
+from adapters.cron import due_tick, fires
 from adapters.plan_backups import PlanBackupIndex
 from domain.application import RewindApplication
 from domain.errors import DomainError
@@ -45,10 +49,12 @@ def utc_now() -> datetime:
 @dataclass
 class PassReport:
     """What one pass did: ticks fired (plan id, tick, backup id), ticks skipped (plan id,
-    tick, reason), backups deleted by retention."""
+    tick, reason), plans passed by because their cron never fires, backups deleted by
+    retention."""
 
     fired: list[tuple[int, datetime, UUID]] = field(default_factory=list)
     skipped: list[tuple[int, datetime, str]] = field(default_factory=list)
+    never_fire: list[int] = field(default_factory=list)
     deleted: list[UUID] = field(default_factory=list)
 
 
@@ -63,6 +69,7 @@ class Scheduler:
         self.clock = clock
         self.on_fired = on_fired
         self.index = PlanBackupIndex(app)
+        self._told_never_fires: set[tuple[int, str]] = set()
 
     def run_once(self) -> PassReport:
         """One pass over every plan (blocking: call it in a thread from async code)."""
@@ -84,6 +91,10 @@ class Scheduler:
     def _fire_due(self, plan: Plan, now: datetime, report: PassReport) -> None:
         cron = plan.settings.cron
         if cron is None:
+            return
+        if not fires(cron):
+            report.never_fire.append(plan.plan_id)
+            self._tell_never_fires(plan.plan_id, cron)
             return
         tick = due_tick(cron, plan.schedule_since, now)
         if tick is None:
@@ -109,6 +120,18 @@ class Scheduler:
             backup_id=str(after.last_backup_id),
         )
         self.on_fired()
+
+    def _tell_never_fires(self, plan_id: int, cron: str) -> None:
+        """One log line per plan and cron, not one per pass: the operator needs to hear it
+        once to fix the plan, and a line every few seconds would drown the rest."""
+        if (plan_id, cron) in self._told_never_fires:
+            return
+        self._told_never_fires.add((plan_id, cron))
+        log.warning(
+            "plan never fires: its cron names no date that exists; edit the plan's cron",
+            plan_id=plan_id,
+            cron=cron,
+        )
 
     def _apply_retention(self, plan: Plan, now: datetime, report: PassReport) -> None:
         candidates = self.index.candidates(plan.plan_id)

@@ -356,7 +356,8 @@ class ScheduleView(BaseModel):
     group_id: str | None
     enabled: bool
     next_run: datetime | None
-    """The next cron tick (UTC) while enabled; null when paused."""
+    """The next cron tick (UTC) while enabled; null when paused or when the cron never
+    fires (one stored before such crons were refused)."""
     revision: int
     last_backup_id: str | None
     created_at: datetime

@@ -4,22 +4,17 @@ text), the live event feed (a JSON page, or ``text/event-stream``) and backup ar
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from api.openapi import Operation, ResponseHeader, declare, variant
-from api.routes_events import MAX_POSITION
+from api.routes_events import EventsQuery
 from api.schemas import FollowQuery
 from projections.rows import AuditRow
 
 OPS = ("operations",)
 SSE = "text/event-stream"
-FOLLOW = Field(
-    default=None,
-    description="1, true, yes: stream (server-sent events) and stay open, sending events "
-    "as they happen.",
-)
 
 
 EventItem = variant(
@@ -39,19 +34,6 @@ class EventsPage(BaseModel):
 
     items: list[EventItem]  # type: ignore[valid-type]
     next_after: int
-
-
-class EventsQuery(BaseModel):
-    kind: Literal["backup", "restore", "other"] | None = None
-    type: str | None = Field(default=None, description="An event type or its prefix (Job.).")
-    status: str | None = Field(default=None, description="The job's status now.")
-    tenant_id: str | None = None
-    group_id: str | None = None
-    job_id: str | None = None
-    after: int | None = Field(
-        default=None, ge=0, le=MAX_POSITION, description="A log position (exclusive)."
-    )
-    follow: Literal["0", "1", "true", "false", "yes", "no"] | None = FOLLOW
 
 
 class EventsHeaders(BaseModel):

@@ -96,8 +96,10 @@ class PlanFields(Strict):
 
     @classmethod
     def of(cls, settings: PlanSettings) -> PlanFields:
+        """Stored settings as fields, not checked again: what an older version let in (a
+        cron that never fires) must still read. An edit checks them (``staged_fields``)."""
         scope = settings.scope
-        return cls(
+        return cls.model_construct(
             name=settings.name,
             host_id=scope.host_id,
             tenant_id=scope.tenant_id,
@@ -136,8 +138,9 @@ class PlanView(BaseModel):
     staged: PlanFields | None
     has_staged_changes: bool
     next_run: datetime | None
-    """The next tick of the deployed cron (UTC), None when unscheduled or paused; a tick in
-    the past is due and fires at the scheduler's next pass."""
+    """The next tick of the deployed cron (UTC), None when unscheduled, paused or when the
+    cron never fires (one stored before such crons were refused); a tick in the past is due
+    and fires at the scheduler's next pass."""
     last_tick: datetime | None
     last_backup_id: str | None
     last_skip_reason: str | None

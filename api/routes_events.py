@@ -22,14 +22,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from aiohttp import web
+from pydantic import Field
 
 from api.context import SERVICES, Services
 from api.errors import BadRequest
 from api.request_context import name_request
+from api.schemas import QueryParams
 from projections.rows import AuditRow
 
 events_routes = web.RouteTableDef()
@@ -37,7 +39,6 @@ events_routes = web.RouteTableDef()
 KEEPALIVE_SECONDS = 15.0
 PAGE = 500
 FINISHED = frozenset({"SUCCESS", "FAILED", "MISSING"})
-KINDS = frozenset({"backup", "restore", "other"})
 MAX_POSITION = (1 << 63) - 1
 """The database's largest integer: a larger ``after`` would fail in the query (a 500)."""
 
@@ -48,6 +49,27 @@ class JobFacts:
     status: str | None
     tenant_id: str | None
     group_id: str | None
+
+
+class EventsQuery(QueryParams):
+    """The query of the event feeds' streams and of the global feed's page: an unknown
+    parameter, or a bad value, is refused (400 naming it) like on every other list, rather
+    than silently ignored (a misspelt filter would show every event)."""
+
+    kind: Literal["backup", "restore", "other"] | None = None
+    type: str | None = Field(default=None, description="An event type or its prefix (Job.).")
+    status: str | None = Field(default=None, description="The job's status now.")
+    tenant_id: str | None = None
+    group_id: str | None = None
+    job_id: str | None = None
+    after: int | None = Field(
+        default=None, ge=0, le=MAX_POSITION, description="A log position (exclusive)."
+    )
+    follow: Literal["0", "1", "true", "false", "yes", "no"] | None = Field(
+        default=None,
+        description="1, true, yes: stream (server-sent events) and stay open, sending events "
+        "as they happen.",
+    )
 
 
 @dataclass
@@ -62,17 +84,14 @@ class EventFilter:
 
     @classmethod
     def from_query(cls, request: web.Request, job_id: str | None = None) -> EventFilter:
-        q = request.query
-        kind = q.get("kind")
-        if kind is not None and kind not in KINDS:
-            raise BadRequest(400, f"kind: expected one of {', '.join(sorted(KINDS))}")
+        q = EventsQuery.from_request(request)
         return cls(
-            kind=kind,
-            type=q.get("type") or None,
-            status=(q.get("status") or "").upper() or None,
-            tenant_id=q.get("tenant_id") or None,
-            group_id=q.get("group_id") or None,
-            job_id=job_id or q.get("job_id") or None,
+            kind=q.kind,
+            type=q.type or None,
+            status=(q.status or "").upper() or None,
+            tenant_id=q.tenant_id or None,
+            group_id=q.group_id or None,
+            job_id=job_id or q.job_id or None,
         )
 
     @property

@@ -29,6 +29,7 @@ from api.schemas import (
     ReportQuery,
 )
 from domain.application import SW_VERSION
+from domain.audit import without_user_info
 from domain.backup import BackupSpec
 from domain.errors import NotFound
 from domain.host import Host, HostSettings
@@ -198,12 +199,15 @@ async def cancel_backup(request: web.Request) -> web.Response:
 
 
 def host_view(host: Host) -> HostView:
+    """The host as the API shows it. A host an older version registered may hold its
+    credentials in its URL's user info: it still signs in with them, they are not shown."""
     s = host.settings
+    base_url = without_user_info(s.base_url)
     return HostView(
         id=host.host_id,
         name=s.name,
-        base_url=s.base_url,
-        has_credentials=s.sealed_credentials is not None,
+        base_url=base_url,
+        has_credentials=s.sealed_credentials is not None or base_url != s.base_url,
         active=s.active,
         is_console=s.is_console,
         stores_data=s.stores_data,

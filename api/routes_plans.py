@@ -12,6 +12,7 @@ answers 404.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -29,7 +30,9 @@ from domain.plan import Plan, PlanSettings
 plan_routes = web.RouteTableDef()
 
 
-def _next_run(plan: Plan) -> Any:
+def _next_run(plan: Plan) -> datetime | None:
+    """None when unscheduled, paused, or when the cron never fires (one stored by an older
+    version that did not refuse it): such a plan still reads."""
     cron = plan.settings.cron
     if cron is None or plan.paused:
         return None

@@ -11,8 +11,17 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from adapters.url_credentials import split_user_info
 from domain.catalogue import (
     DATA_ENTITIES,
     GROUP_ENTITIES,
@@ -157,7 +166,13 @@ class BackupView(BaseModel):
 
 
 class HostRequest(Strict):
-    """POST /api/v1/hosts. ``credentials`` are sealed at once and never returned."""
+    """POST /api/v1/hosts. ``credentials`` are sealed at once and never returned.
+
+    User info in ``base_url`` (``http://user:password@pbx``) is a credential too: it is
+    moved into ``credentials`` and the URL kept without it, so that the password is neither
+    recorded in the host's event nor echoed. When ``credentials`` are given as well they
+    must be the same (400 naming ``credentials`` otherwise): which of two secrets was meant
+    is not for the server to guess."""
 
     id: str | None = Field(default=None, json_schema_extra=ID_SCHEMA)
     name: str = Field(min_length=1, max_length=100)
@@ -172,6 +187,35 @@ class HostRequest(Strict):
     @classmethod
     def _id(cls, value: str | None) -> str | None:
         return None if value is None else check_name(value, "id")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        try:
+            split_user_info(value)
+        except ValueError:
+            # The parser's message may quote part of the URL: say it in our words.
+            raise ValueError("base_url: not a valid URL") from None
+        return value
+
+    @field_validator("credentials")
+    @classmethod
+    def _one_secret(cls, value: str | None, info: ValidationInfo) -> str | None:
+        url = info.data.get("base_url")
+        if value is not None and url is not None:
+            in_url = split_user_info(url)[1]
+            if in_url is not None and in_url != value:
+                raise ValueError(
+                    "credentials: differ from the user info in base_url; send them once"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _credentials_out_of_the_url(self) -> HostRequest:
+        self.base_url, in_url = split_user_info(self.base_url)
+        if self.credentials is None:
+            self.credentials = in_url
+        return self
 
 
 class HostView(BaseModel):
@@ -195,12 +239,12 @@ class ListOf(BaseModel):
 Health = Literal["ok"]
 
 
-class PageQuery(Strict):
-    """Seed 003's paging: ``_page`` counts from 1; ``_pagesize`` defaults to 100 (max 1000)."""
+class QueryParams(Strict):
+    """A route's query parameters: an unknown one is refused (400 naming it), like an
+    unknown body field. A repeated parameter arrives as a list (refused where one value is
+    expected); ``list_params`` arrive as lists even when sent once."""
 
     list_params: ClassVar[frozenset[str]] = frozenset()
-    page: int = Field(default=1, ge=1, le=1_000_000, alias="_page")
-    pagesize: int = Field(default=100, ge=1, le=1000, alias="_pagesize")
 
     @classmethod
     def from_request(cls, request: web.Request) -> Any:
@@ -209,6 +253,13 @@ class PageQuery(Strict):
             values = request.query.getall(key)
             data[key] = values if len(values) > 1 or key in cls.list_params else values[0]
         return cls.model_validate(data)
+
+
+class PageQuery(QueryParams):
+    """Seed 003's paging: ``_page`` counts from 1; ``_pagesize`` defaults to 100 (max 1000)."""
+
+    page: int = Field(default=1, ge=1, le=1_000_000, alias="_page")
+    pagesize: int = Field(default=100, ge=1, le=1000, alias="_pagesize")
 
     def offset(self) -> int:
         return (self.page - 1) * self.pagesize

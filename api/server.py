@@ -19,6 +19,7 @@ from adapters.event_store import open_application
 from adapters.sandbox import SandboxConfig, start_sandbox
 from adapters.secrets import load_sealer
 from adapters.settings import Settings
+from adapters.url_credentials import split_user_info
 from adapters.verifier import PERIODIC_STATUSES, run_periodic_verifier
 from api.auth import TOKEN_CACHE, TokenCache
 from api.bootstrap import bootstrap_admin_ctx
@@ -97,17 +98,27 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(rewind.close)
 
 
-def _ensure_default_host(services: Services, base_url: str, name: str) -> None:
-    """Register (or re-point) the default host at ``base_url``."""
+def _ensure_default_host(services: Services, url: str, name: str) -> None:
+    """Register (or re-point) the default host at ``url``. User info in it (``--pbx
+    http://user:password@pbx``) becomes the host's sealed credentials, as at POST
+    /api/v1/hosts: the URL is recorded without it."""
     app = services.app
+    base_url, credentials = split_user_info(url)
+    sealed = None if credentials is None else services.sealer.seal(credentials)
     try:
         host = app.get_host(DEFAULT_HOST_ID)
     except UnknownHost:
-        app.register_host(DEFAULT_HOST_ID, HostSettings(name=name, base_url=base_url), "system")
+        settings = HostSettings(name=name, base_url=base_url, sealed_credentials=sealed)
+        app.register_host(DEFAULT_HOST_ID, settings, "system")
         return
-    if host.settings.base_url != base_url:
-        settings = host.settings.model_copy(update={"base_url": base_url})
-        app.update_host(DEFAULT_HOST_ID, settings, "system")
+    current = host.settings
+    update: dict[str, str | None] = {}
+    if current.base_url != base_url:
+        update["base_url"] = base_url
+    if credentials is not None and services.host_credentials(current) != credentials:
+        update["sealed_credentials"] = sealed
+    if update:
+        app.update_host(DEFAULT_HOST_ID, current.model_copy(update=update), "system")
 
 
 async def _default_host_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,16 +15,40 @@ REDACTED = frozenset({"sealed_credentials", "token_hash"})
 """Fields the audit trail never shows, at any depth (sealed PBX credentials, token hashes):
 the events keep them, ``rewind history``, the views and every API route do not."""
 
+URL_FIELDS = frozenset({"base_url"})
+"""Fields holding a URL, shown without its user info at any depth. Hosts are registered
+with the user info moved into their sealed credentials, but an older version recorded
+``http://user:password@pbx`` as it came: the event keeps it (the log is append-only, and
+the host still signs in with it), the audit trail never shows it."""
+
+HIDDEN = REDACTED | URL_FIELDS
+"""Every field the audit trail shows otherwise than the event holds it."""
+
+_USER_INFO = re.compile(r"(?<=://)[^/?#\s]*@")
+"""A URL's user info and its ``@``: everything of the authority up to its last ``@``."""
+
+
+def without_user_info(url: str) -> str:
+    """``url`` with no ``user:password@`` (plain text: the domain parses no URLs)."""
+    return _USER_INFO.sub("", url, count=1)
+
 
 def redact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            k: ("<redacted>" if k in REDACTED and v is not None else redact(v))
-            for k, v in value.items()
-        }
+        return {k: _redact_field(k, v) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
+
+
+def _redact_field(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in REDACTED:
+        return "<redacted>"
+    if name in URL_FIELDS and isinstance(value, str):
+        return without_user_info(value)
+    return redact(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from eventsourcing.utils import get_topic
 from msgspec.structs import asdict
 
 from adapters.serialization import upcast
-from domain.audit import REDACTED
+from domain.audit import HIDDEN
 from domain.job import Job
 from domain.lifecycle import Move
 from projections.rows import PROGRESS_EVENTS, BackupRow, RestoreRow, _move_status
@@ -61,7 +61,7 @@ def _fields(cls: type[Any]) -> tuple[tuple[str, ...], tuple[type, ...]] | None:
         if name in _ENVELOPE_TYPES:
             continue
         kind = _json_type(info.annotation)
-        if kind is None or name in REDACTED:
+        if kind is None or name in HIDDEN:
             return None
         fields[name] = kind
     if cls.__pydantic_decorators__.field_validators or cls.__pydantic_decorators__.model_validators:

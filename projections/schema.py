@@ -55,11 +55,20 @@ def _ddl(
 VIEW_TABLES = ("backups", "restores", "outcomes", "audit")
 
 
+ROWS_REVISION = 2
+"""Raised when a release derives other rows from the same events while the columns stay
+the same; it counts in the fingerprint, so the stored views are rebuilt then too and keep
+no row an older version wrote. 2: the audit trail shows URLs without their user info (an
+older version's audit rows could hold a PBX password given in a host's URL)."""
+
+
 def shape_fingerprint(statements: list[str]) -> str:
-    """A digest of the views' DDL: when a release changes the shape of a view, the stored
-    fingerprint no longer matches and the views are rebuilt from the log (they are derived
-    data), instead of failing on a missing column."""
-    return hashlib.sha256("\n".join(statements).encode()).hexdigest()[:16]
+    """A digest of the views' DDL and rows revision: when a release changes the shape of a
+    view, or what its rows hold, the stored fingerprint no longer matches and the views are
+    rebuilt from the log (they are derived data), instead of failing on a missing column
+    or keeping rows the release would not write."""
+    text = "\n".join([*statements, f"-- rows revision {ROWS_REVISION}"])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def create_statements(prefix: str, sqlite: bool = False) -> list[str]:

@@ -21,6 +21,23 @@ class ScopeUnavailable(Exception):
     """The scope cannot be listed; the message says why, for the job's failure reason."""
 
 
+def failure_reason(error: PbxCallFailed, base_url: str) -> str:
+    """A failed listing call in words an operator can act on: what the PBX answered and to
+    which request, or, only when no answer came at all, "host unreachable" with the URL the
+    request went to (a PBX answering 500 is reachable: telling them apart sends the
+    operator to the right place). ``base_url`` is the client's: it holds no user info."""
+    tries = f"after {error.attempts} attempt{'' if error.attempts == 1 else 's'}"
+    status = error.last_status
+    if status is None:
+        where = f"{error.method} {base_url}{error.path}"
+        return f"host unreachable: no answer to {where} {tries}: {error.message}"
+    request = f"{error.method} {error.path}"
+    if status >= 500:
+        said = "" if error.message == f"HTTP {status}" else f": {error.message}"
+        return f"PBX answered {status} to {request} {tries}{said}"
+    return f"PBX answered {status} to {request} with an unusable answer: {error.message}"
+
+
 @dataclass(frozen=True, slots=True)
 class GroupMembers:
     """One group of the scope and the users it has now."""
@@ -47,7 +64,7 @@ class ScopeLister:
         try:
             return await self._groups()
         except PbxCallFailed as error:
-            raise ScopeUnavailable(f"host unreachable: {error}") from error
+            raise ScopeUnavailable(failure_reason(error, self.client.base_url)) from error
         except PbxRejected as error:
             raise ScopeUnavailable(f"host refused to list the scope: {error}") from error
         except PbxNotFound as error:
@@ -111,4 +128,4 @@ def work_items(spec: BackupSpec, groups: list[GroupMembers]) -> list[WorkItem]:
     return list(items.values())
 
 
-__all__ = ["GroupMembers", "ScopeLister", "ScopeUnavailable", "work_items"]
+__all__ = ["GroupMembers", "ScopeLister", "ScopeUnavailable", "failure_reason", "work_items"]

@@ -382,6 +382,9 @@ def test_schedule_create_list_update_delete(env: Env) -> None:
         ({"cron": "0 25 * * *"}, ("cron", "0 25 * * *")),
         ({"cron": "every night"}, ("cron",)),
         ({"cron": "0 2 * * * *"}, ("cron", "5 fields")),
+        ({"cron": "0 0 31 2 *"}, ("cron", "never fires")),
+        ({"cron": "59 23 31 2 *"}, ("cron", "never fires")),
+        ({"cron": "0 0 30 2 *"}, ("cron", "never fires")),
         ({"cron": "0 2 * * *", "type": "hourly"}, ("type",)),
         ({"cron": "0 2 * * *", "retention_days": 0}, ("retention_days",)),
         ({"cron": "0 2 * * *", "host_id": "nowhere"}, ("host_id",)),
@@ -404,6 +407,8 @@ def test_a_bad_update_changes_nothing_and_unknown_schedules_are_404(env: Env) ->
     before = env.events()
     status, answer, _ = call("PUT", url, TOKEN, {"cron": "61 * * * *"})
     refused(answer, status, 400, "cron")
+    status, answer, _ = call("PUT", url, TOKEN, {"cron": "0 0 31 2 *"})
+    refused(answer, status, 400, "cron", "never fires")
     status, answer, _ = call("PUT", url, TOKEN, {"retention_days": "a month"})
     refused(answer, status, 400, "retention_days")
     assert env.events() == before

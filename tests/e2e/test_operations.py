@@ -211,6 +211,31 @@ def test_the_global_feed_filters_by_kind_type_and_tenant(server: tuple[str, Path
     assert status == 400 and "after" in body[0]  # beyond any log position (was a 500)
 
 
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("x=1", "x"),
+        ("_pagesize=-5", "_pagesize"),
+        ("_page=abc", "_page"),
+        ("follow=2", "follow"),
+        ("kind=backup&tenant=t01", "tenant"),
+        ("after=-1", "after"),
+    ],
+)
+def test_the_global_feed_refuses_unknown_and_bad_parameters(
+    server: tuple[str, Path, Running], query: str, name: str
+) -> None:
+    """As every other list: 400 naming the parameter, never a page that ignored it (a
+    misspelt filter would otherwise show every event). Streams are refused alike."""
+    base, _, _ = server
+    status, body, _ = call("GET", f"{base}/api/v1/events?{query}", TOKEN)
+    assert status == 400 and body[0] == f"Incorrect parameters sent: {name}", body
+    status, body, _ = call(
+        "GET", f"{base}/api/v1/events?{query}", TOKEN, headers={"Accept": "text/event-stream"}
+    )
+    assert status == 400 and name in body[0], body
+
+
 def test_a_worker_alone_serves_its_metrics(server: tuple[str, Path, Running]) -> None:
     _, data_dir, _ = server
     port = free_port()

@@ -156,6 +156,27 @@ def test_bad_input_names_the_field(
     assert isinstance(messages, list) and field in messages[0]
 
 
+@pytest.mark.parametrize("cron", ["0 0 31 2 *", "59 23 31 2 *", "0 0 30 2 *"])
+def test_a_cron_that_never_fires_is_refused_and_nothing_recorded(base: str, cron: str) -> None:
+    """Well-formed, but 30 and 31 February do not exist: such a plan would never run. It is
+    refused naming the field, on create and on edit, and leaves no plan behind."""
+    before = call("GET", f"{base}/api/v1/plans", TOKEN)[1]
+    status, messages, _ = call(
+        "POST", f"{base}/api/v1/plans", TOKEN, {"name": "feb", **GROUP, "cron": cron}
+    )
+    assert status == 400, messages
+    assert messages[0] == "Incorrect parameters sent: cron" and "never fires" in messages[1]
+    status, listing, _ = call("GET", f"{base}/api/v1/plans", TOKEN)
+    assert status == 200 and listing == before
+
+    plan = create(base, name="edited", cron="0 3 * * *")
+    url = f"{base}/api/v1/plans/{plan['id']}"
+    status, messages, _ = call("PUT", url, TOKEN, {"cron": cron})
+    assert status == 400 and "cron" in messages[0], messages
+    assert call("GET", url, TOKEN)[1] == plan, "the refused edit staged nothing"
+    assert call("DELETE", url, TOKEN)[0] == 204
+
+
 def test_unknown_and_default_plans(base: str) -> None:
     for path in ("9999", "abc"):
         assert call("GET", f"{base}/api/v1/plans/{path}", TOKEN)[0] == 404

@@ -137,3 +137,67 @@ def test_history_redacts_sealed_credentials(session: Session) -> None:
     events = rewind_history(session.data_dir, str(host_uuid("pbx1")))
     assert events and events[0]["payload"]["settings"]["sealed_credentials"] == "<redacted>"
     assert "gAAAA" not in str(events) and PASSWORD not in str(events)
+
+
+def test_credentials_in_a_host_url_are_sealed_not_recorded_nor_echoed(session: Session) -> None:
+    """``http://user:password@pbx`` registers the host with those credentials sealed and the
+    URL without them: the answer, the host list, the host's history and the event store
+    itself never hold the password, and backups sign in with it."""
+    port = session.sandbox_url.rsplit(":", 1)[1]
+    url = f"http://{CREDENTIALS}@127.0.0.1:{port}"
+    differing = {"id": "pbx3", "name": "pbx3", "base_url": url, "credentials": "x:other"}
+    status, answer = session.call("POST", "/api/v1/hosts", differing)
+    assert status == 400 and "credentials" in answer[0], answer
+    # Refused, nothing recorded: the same id registers next.
+    status, answer = session.call("POST", "/api/v1/hosts", {**differing, "credentials": None})
+    assert status == 201, answer
+    assert answer["base_url"] == session.sandbox_url and answer["has_credentials"] is True
+    same = {"id": "pbx4", "name": "pbx4", "base_url": url, "credentials": CREDENTIALS}
+    status, answer = session.call("POST", "/api/v1/hosts", same)
+    assert status == 201 and answer["base_url"] == session.sandbox_url, answer
+    status, hosts = session.call("GET", "/api/v1/hosts")
+    shown = {h["id"]: h["base_url"] for h in hosts["items"]}
+    assert shown["pbx3"] == shown["pbx4"] == session.sandbox_url
+
+    body = {**GROUP, "host_id": "pbx3"}
+    status, accepted = session.call("POST", "/api/v1/backups", body)
+    assert status == 202, accepted
+    backup = session.finished("backups", accepted["id"])
+    assert backup["status"] == "SUCCESS" and backup["error_calls"] == 0, backup
+
+    history = rewind_history(session.data_dir, str(host_uuid("pbx3")))
+    assert history[0]["payload"]["settings"]["base_url"] == session.sandbox_url
+    session.bodies.append(str(history))
+    assert not [b for b in session.bodies if PASSWORD in b]
+    assert not [line for line in session.serve.lines if PASSWORD in line]
+    stored = session.data_dir.glob("events.sqlite*")
+    assert not [p.name for p in stored if PASSWORD.encode() in p.read_bytes()]
+
+
+def test_credentials_in_the_pbx_flag_are_sealed_too(
+    session: Session, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``rewind serve --pbx http://user:password@pbx`` registers the default host the same
+    way: the URL without user info, the credentials sealed, kept across restarts."""
+    port = session.sandbox_url.rsplit(":", 1)[1]
+    data_dir = tmp_path_factory.mktemp("pbx-flag") / "data"
+    url = f"http://{CREDENTIALS}@127.0.0.1:{port}"
+    for _ in range(2):  # the second start finds the host as the first left it
+        serve, base = start_serve(data_dir, ADMIN, "--pbx", url)
+        try:
+            status, hosts, _ = call("GET", f"{base}/api/v1/hosts", ADMIN)
+            assert status == 200
+            [host] = hosts["items"]
+            assert host["base_url"] == session.sandbox_url and host["has_credentials"] is True
+            body = {"tenant_id": "t01", "group_id": "t01-g01"}
+            status, accepted, _ = call("POST", f"{base}/api/v1/backups", ADMIN, body)
+            assert status == 202, accepted
+            backup = wait_finished(base, "backups", accepted["id"], ADMIN)
+            assert backup["status"] == "SUCCESS" and backup["error_calls"] == 0, backup
+        finally:
+            serve.stop()
+        assert not [line for line in serve.lines if PASSWORD in line]
+    history = rewind_history(data_dir, str(host_uuid("default")))
+    assert [e["type"] for e in history] == ["Host.Registered"], "nothing to change on restart"
+    stored = data_dir.glob("events.sqlite*")
+    assert not [p.name for p in stored if PASSWORD.encode() in p.read_bytes()]

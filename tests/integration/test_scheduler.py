@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from structlog.testing import capture_logs
 
 from adapters.artifacts import ArtifactStore
 from adapters.cron import next_tick
@@ -59,7 +60,9 @@ def plan_settings(**fields: Any) -> PlanSettings:
 def first_tick(app: RewindApplication, plan_id: int) -> datetime:
     plan = app.get_plan(plan_id)
     assert plan.settings.cron is not None
-    return next_tick(plan.settings.cron, plan.schedule_since)
+    tick = next_tick(plan.settings.cron, plan.schedule_since)
+    assert tick is not None
+    return tick
 
 
 async def run_pass(scheduler: Scheduler) -> Any:
@@ -145,6 +148,33 @@ async def test_overlap_cancel_stops_the_previous_run(
     assert cancelled.status == "FAILED" and cancelled.failure_reason == "cancelled"
     assert cancelled.cancelled_by == "scheduler"
     assert status(app, second) == "SUCCESS"
+
+
+async def test_a_cron_that_never_fires_is_passed_by_and_said_once(
+    app: RewindApplication, worker: Worker
+) -> None:
+    """A plan stored with a cron naming no date that exists (31 February: the API refuses
+    it now, the application below it does not check) neither fails the passes nor keeps
+    the other plans from firing; the log says so once, not at every pass."""
+    never = app.create_plan(plan_settings(name="feb-31", cron="0 0 31 2 *"), "alice")
+    hourly = app.create_plan(plan_settings(), "alice")
+    tick = first_tick(app, hourly.plan_id)
+    clock = ManualClock(tick)
+    scheduler = Scheduler(app, clock)
+    handled: list[tuple[int, datetime]] = []
+    with capture_logs() as logs:
+        for _ in range(3):
+            report = await run_pass(scheduler)
+            assert report.never_fire == [never.plan_id]
+            handled += [(p, t) for p, t, _ in report.fired + report.skipped]
+            clock.advance(hours=1)
+    # Each tick of the other plan was handled (fired; then skipped, its run not yet done).
+    assert handled == [(hourly.plan_id, tick + timedelta(hours=h)) for h in range(3)]
+    told = [e for e in logs if e["event"].startswith("plan never fires")]
+    assert [(e["plan_id"], e["cron"], e["log_level"]) for e in told] == [
+        (never.plan_id, "0 0 31 2 *", "warning")
+    ]
+    assert tick_records(app, never.plan_id) == []
 
 
 async def test_retention_deletes_exactly_the_expired(
@@ -251,7 +281,7 @@ def test_two_schedulers_on_postgres_fire_a_tick_once(tmp_path: Path) -> None:
             "default", HostSettings(name="pbx", base_url="http://127.0.0.1:9"), "admin"
         )
         plan = app.create_plan(plan_settings(cron="* * * * *", overlap="cancel"), "alice")
-        start = next_tick("* * * * *", app.get_plan(plan.plan_id).schedule_since)
+        start = first_tick(app, plan.plan_id)
         ticks = [start + timedelta(minutes=i) for i in range(3)]
 
         ctx = racer_context(__name__)

@@ -4,6 +4,7 @@ read-your-writes, supervision of a failing projection, and replay --check."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -210,21 +211,26 @@ def test_replay_check_over_ten_thousand_events(tmp_path: Path) -> None:
     assert "u00042/profile.digest: live 'tampered'" in bad.stdout
 
 
-def _age_views(store: StoreTarget) -> None:
-    """Make the stored views look built by an older release: a column missing and no shape
-    fingerprint (as before fingerprints existed)."""
-    statements = ["ALTER TABLE rv_backups DROP COLUMN unchanged", "DROP TABLE rv_views_meta"]
+def _run_sql(store: StoreTarget, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Run statements (``?`` placeholders) on the store's views, as another release would."""
     if store.kind == "sqlite":
         with sqlite3.connect(store.data_dir / VIEWS_FILE) as conn:
-            for statement in statements:
-                conn.execute(statement)
+            for statement, params in statements:
+                conn.execute(statement, params)
         return
     assert store.database_url is not None
     schema = store.database_url.rsplit("schema=", 1)[1]
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'SET search_path TO "{schema}"')
-        for statement in statements:
-            conn.execute(statement)
+        for statement, params in statements:
+            conn.execute(statement.replace("?", "%s"), params)
+
+
+def _age_views(store: StoreTarget) -> None:
+    """Make the stored views look built by an older release: a column missing and no shape
+    fingerprint (as before fingerprints existed)."""
+    statements = ["ALTER TABLE rv_backups DROP COLUMN unchanged", "DROP TABLE rv_views_meta"]
+    _run_sql(store, [(statement, ()) for statement in statements])
 
 
 async def test_views_of_an_older_shape_are_rebuilt_from_the_log(store: StoreTarget) -> None:
@@ -251,6 +257,60 @@ async def test_views_of_an_older_shape_are_rebuilt_from_the_log(store: StoreTarg
             for backup_id in ids:
                 assert second.view.backup(str(backup_id)) == folded.backups[str(backup_id)]
             assert len(second.view.audit_log(0, 10000)) == app.current_position()
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        app.close()
+
+
+async def test_audit_rows_holding_a_url_password_are_rebuilt_without_it(
+    store: StoreTarget,
+) -> None:
+    """An older release showed a host's URL in the audit trail as it was registered, user
+    info and all. Its views count as another shape: the upgrade rebuilds them from the log,
+    and the row shows the URL without the password (the event still holds it)."""
+    password = "Pa55-in-an-old-url"
+    url = f"http://backup:{password}@pbx.example:8080"
+    app = store.open()
+    try:
+        app.register_host("old", HostSettings(name="old", base_url=url), "admin")
+        first = ViewsService(store.settings())
+        task = asyncio.create_task(first.run())
+        while first.runner is None:
+            await asyncio.sleep(0.01)
+        await _caught_up(app, first)
+        [row] = [r for r in first.view.audit_log(0, 100) if r.type == "Host.Registered"]
+        assert password not in row.payload
+        # As the older release wrote them: the URL as registered, its fingerprint (the
+        # digest of the same tables' DDL alone).
+        old_payload = row.payload.replace("http://pbx.example:8080", url)
+        old_shape = "\n".join(first.view.view_statements())
+        old_fingerprint = hashlib.sha256(old_shape.encode()).hexdigest()[:16]
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        _run_sql(
+            store,
+            [
+                ("UPDATE rv_audit SET payload = ? WHERE position = ?", (old_payload, row.position)),
+                ("UPDATE rv_views_meta SET fingerprint = ?", (old_fingerprint,)),
+            ],
+        )
+
+        second = ViewsService(store.settings())
+        task = asyncio.create_task(second.run())
+        try:
+            while second.runner is None:
+                await asyncio.sleep(0.01)
+            await _caught_up(app, second)
+            rows = second.view.audit_log(0, 100)
+            assert rows and not [r for r in rows if password in r.payload]
+            [rebuilt] = [r for r in rows if r.type == "Host.Registered"]
+            settings = orjson.loads(rebuilt.payload)["settings"]
+            assert settings["base_url"] == "http://pbx.example:8080"
+            assert app.get_host("old").settings.base_url == url, "the event is as it was"
         finally:
             task.cancel()
             with pytest.raises(asyncio.CancelledError):

@@ -294,7 +294,8 @@ async def test_unknown_group_fails_naming_it(
 async def test_unreachable_host_fails_saying_so(
     sqlite_app: RewindApplication, artifacts: ArtifactStore
 ) -> None:
-    register(sqlite_app, f"http://127.0.0.1:{free_port()}")
+    url = f"http://127.0.0.1:{free_port()}"
+    register(sqlite_app, url)
     backup_id = await request(sqlite_app, group_spec(group_entities=("ivr",)))
     worker = Worker(sqlite_app, artifacts, worker_id="w1", pbx_attempts=2, pbx_timeout_s=1)
     await worker.run_until_idle(20)
@@ -302,8 +303,27 @@ async def test_unreachable_host_fails_saying_so(
     backup = await asyncio.to_thread(sqlite_app.get_backup, backup_id)
     assert backup.status == "FAILED"
     assert backup.failure_reason is not None
-    assert backup.failure_reason.startswith("host unreachable: ")
+    said = f"host unreachable: no answer to GET {url}{GROUP_PATH}/users/ after 2 attempts: "
+    assert backup.failure_reason.startswith(said), backup.failure_reason
     assert backup.total is None and not backup.outcomes
+
+
+async def test_a_pbx_answering_500_fails_the_backup_saying_what_it_answered(
+    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+) -> None:
+    """The PBX is reachable but answers 500 to every attempt at the users listing: the
+    reason says so, with the request, rather than that the host could not be reached."""
+    register(sqlite_app, await sandbox_factory(tenants=1, groups=1, users=1, error_rate=1.0))
+    backup_id = await request(sqlite_app, group_spec(group_entities=("ivr",)))
+    worker = Worker(sqlite_app, artifacts, worker_id="w1", pbx_attempts=3, pbx_timeout_s=5)
+    await worker.run_until_idle(20)
+
+    backup = await asyncio.to_thread(sqlite_app.get_backup, backup_id)
+    assert backup.status == "FAILED"
+    assert backup.failure_reason == (
+        f"PBX answered 500 to GET {GROUP_PATH}/users/ after 3 attempts: "
+        "Internal server error (injected by the sandbox)"
+    )
 
 
 # -- cancel, force and delete (SQLite) --------------------------------------------------------
