@@ -26,7 +26,7 @@ from adapters.worker.restore_plan import TargetReader, dry_run
 from domain.application import RewindApplication
 from domain.backup import Backup, BackupSpec
 from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES, entity_key
-from domain.errors import IncompleteBackup
+from domain.errors import BackupNotRestorable, IncompleteBackup
 from domain.restore import Restore, RestoreSpec
 from tests.integration.conftest import SandboxFactory
 from tests.integration.test_restore import (
@@ -330,3 +330,22 @@ async def test_a_restores_own_failed_writes_count_as_error_calls(
     assert failed == {ivr, call_center}
     assert done.error_calls == 2 and done.has_errors
     assert all(done.outcomes[k].error_calls == 1 for k in failed)
+
+
+async def test_a_backup_that_cannot_list_the_users_fails_and_restores_nothing(
+    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+) -> None:
+    url = await sandbox_factory(tenants=1, groups=1, users=2, media_kb=1)
+    register(sqlite_app, url)
+    await choose_failures(url, [{"path": f"{GROUP_PATH}/users", "method": "GET"}])
+    worker = worker_for(sqlite_app, artifacts)
+    async with running(worker):
+        backup_id = await request(sqlite_app, full_spec())
+        worker.nudge()
+        backup = await wait_backup(sqlite_app, backup_id, ended)
+    # Without the users it cannot tell which users exist: no content a restore could use.
+    assert backup.status == "FAILED" and backup.failure_reason
+    with pytest.raises(BackupNotRestorable):
+        sqlite_app.request_restore(
+            RestoreSpec(backup_id=backup_id, target=group_target(), allow_partial=True), "alice"
+        )
