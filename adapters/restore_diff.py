@@ -67,6 +67,15 @@ class StateDiff(BaseModel):
         )
 
 
+class Skipped(BaseModel):
+    """Something a restore (or a diff) leaves out because a backup could not read it: it is
+    unknown there, not absent, so nothing may be concluded about it."""
+
+    key: str
+    """An entity key, or a media key (``t/g/media/{file_id}``)."""
+    reason: str
+
+
 def _escape(part: str) -> str:
     return part.replace("~", "~0").replace("/", "~1")
 
@@ -138,4 +147,12 @@ def diff_states(
     )
 
 
-__all__ = ["EntityChange", "FieldChange", "MediaChange", "StateDiff", "diff_states", "field_diff"]
+__all__ = [
+    "EntityChange",
+    "FieldChange",
+    "MediaChange",
+    "Skipped",
+    "StateDiff",
+    "diff_states",
+    "field_diff",
+]

@@ -100,6 +100,8 @@ def _job_line(kind: str, view: dict[str, Any]) -> str:
         f"{done}/{total if total is not None else '?'} entities",
         f"{view.get('successful_calls', 0)} calls ok, {view.get('error_calls', 0)} errors",
     ]
+    if view.get("skipped"):
+        parts.append(f"{len(view['skipped'])} skipped (the backup could not read them)")
     if view.get("failure_reason"):
         parts.append(f"reason: {view['failure_reason']}")
     return ", ".join(parts)
@@ -277,7 +279,7 @@ DIFF_PARTS = (
 """The diff's lists (adapters.restore_diff.StateDiff), in order, with a sign and a colour."""
 
 
-def print_diff(diff: dict[str, Any]) -> None:
+def print_diff(diff: dict[str, Any], skipped: list[dict[str, Any]] | None = None) -> None:
     for part, sign, style in DIFF_PARTS:
         for item in diff.get(part, []):
             key = item if isinstance(item, str) else item["key"]
@@ -287,11 +289,13 @@ def print_diff(diff: dict[str, Any]) -> None:
                 out.print(f"    {f['op']:<7} {f['path']}: {old[:60]} -> {new[:60]}", markup=False)
     if not any(diff.values()):
         out.print("no differences")
+    for item in skipped or []:
+        out.print(f"? {item['key']} skipped: {item['reason']}", markup=False, style="magenta")
 
 
 def cmd_backup_diff(args: argparse.Namespace, client: RewindClient) -> int:
     answer = client.get(f"/api/v1/backups/{args.a}/diff/{args.b}")
-    emit_json(answer) if args.json else print_diff(answer["diff"])
+    emit_json(answer) if args.json else print_diff(answer["diff"], answer.get("skipped"))
     return EXIT_OK
 
 
@@ -311,6 +315,7 @@ def cmd_restore_start(args: argparse.Namespace, client: RewindClient) -> int:
         "dry_run": args.dry_run,
         "safety_backup": not args.no_safety_backup,
         "existing": args.existing,
+        "allow_partial": args.allow_partial,
     }
     optional = {
         "target_host_id": args.target_host,
@@ -321,7 +326,7 @@ def cmd_restore_start(args: argparse.Namespace, client: RewindClient) -> int:
     body.update({k: v for k, v in optional.items() if v is not None})
     answer: dict[str, Any] = client.post("/api/v1/restores", body)
     if args.dry_run:
-        emit_json(answer) if args.json else print_diff(answer["diff"])
+        emit_json(answer) if args.json else print_diff(answer["diff"], answer.get("skipped"))
         return EXIT_OK
     if not args.watch:
         if args.json:
@@ -452,6 +457,11 @@ def _restore_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--dry-run", action="store_true", help="show what would change; no restore")
     p.add_argument("--no-safety-backup", action="store_true", help="skip the safety backup")
     p.add_argument("--existing", choices=["update", "skip"], default="update")
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="restore a backup with read errors, skipping what it could not read",
+    )
     p.add_argument("--group-entity", action="append", help="restrict to these (repeat)")
     p.add_argument("--user-entity", action="append", help="restrict to these (repeat)")
     p.add_argument("--users", action="append", help="restrict to these users (repeat)")

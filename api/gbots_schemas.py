@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from adapters.cron import check_cron, next_tick
-from adapters.restore_diff import StateDiff
+from adapters.restore_diff import Skipped, StateDiff
 from api.openapi import variant
 from api.schemas import RestoreRequest, check_backup_name
 from domain.backup import BackupSpec
@@ -163,6 +163,9 @@ class BackupView(BaseModel):
     progress: Progress
     failure_reason: str | None
     is_valid: bool
+    has_errors: bool
+    """SUCCESS, but some calls failed: what the backup could not read is missing from it,
+    and a restore of the whole of it needs ``allow_partial``."""
 
     @classmethod
     def of(cls, row: BackupRow) -> BackupView:
@@ -185,6 +188,7 @@ class BackupView(BaseModel):
             progress=progress(row.done, row.total),
             failure_reason=row.failure_reason,
             is_valid=row.status == "SUCCESS",
+            has_errors=row.error_calls > 0,
         )
 
 
@@ -238,6 +242,8 @@ class RestoreResults(BaseModel):
     error_calls: int
     has_errors: bool
     errors: list[RestoreError]
+    skipped: list[Skipped]
+    """Left as it was because the backup could not read it (``ignored`` counts them)."""
 
 
 class RestoreStatus(BaseModel):
@@ -283,6 +289,11 @@ class RestoreStatus(BaseModel):
                 error_calls=row.error_calls,
                 has_errors=row.error_calls > 0,
                 errors=errors,
+                skipped=[
+                    Skipped(key=o.key, reason=o.message or "")
+                    for o in outcomes
+                    if o.outcome == "ignored"
+                ],
             ),
             started_at=row.created_at,
             completed_at=row.ended_at,
@@ -420,6 +431,7 @@ class RestoreDryRun(BaseModel):
     existing: Literal["update", "skip"]
     whole_group: bool
     diff: StateDiff
+    skipped: list[Skipped]
     dry_run: Literal[True]
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, RootModel, StringConstraints
 
-from adapters.restore_diff import StateDiff
+from adapters.restore_diff import Skipped, StateDiff
 from api import schemas as native
 from api.apio_schemas import EmptyRequest, ListRequest, ReadRequest, StartRequest
 from api.openapi import ModelType, Operation, Page, declare
@@ -88,6 +88,8 @@ class BackupDiff(BaseModel):
     a: str
     b: str
     diff: StateDiff
+    skipped: list[Skipped]
+    """Keys either backup could not read: left out of the diff, with the reason."""
 
 
 class DryRun(BaseModel):
@@ -96,6 +98,7 @@ class DryRun(BaseModel):
     existing: Literal["update", "skip"]
     whole_group: bool
     diff: StateDiff
+    skipped: list[Skipped]
 
 
 class RestoreAccepted(BaseModel):
@@ -215,7 +218,7 @@ def _native_all() -> None:
         {200: Page[native.RestoreView]},
         query=native.PageQuery,
     )
-    _native("GET", "/api/v1/restores/{restore_id}", "one restore", {200: native.RestoreView})
+    _native("GET", "/api/v1/restores/{restore_id}", "one restore", {200: native.RestoreDetail})
     _native(
         "POST", "/api/v1/restores/{restore_id}/cancel", "cancel a restore", {202: native.Accepted}
     )

@@ -61,6 +61,10 @@ class QRadarBackup(BaseModel):
     """The backup's manifest in the artifact store, once it has succeeded."""
     is_valid: bool
     is_version_compatible: bool
+    has_errors: bool
+    """Rewind's addition: the backup is SUCCESS but some calls failed, so what it could not
+    read is missing from it (a whole restore of it needs ``allow_partial``). The document's
+    statuses have no "completed with some errors" that still restores."""
 
     @classmethod
     def from_row(cls, row: BackupRow) -> QRadarBackup:
@@ -80,6 +84,7 @@ class QRadarBackup(BaseModel):
             content_file_path=row.content_path,
             is_valid=row.status == "SUCCESS",
             is_version_compatible=row.sw_version == SW_VERSION,
+            has_errors=row.error_calls > 0,
         )
 
 

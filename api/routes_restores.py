@@ -32,29 +32,35 @@ from uuid import UUID
 from aiohttp import web
 
 from adapters.pbx_client import PbxClient, PbxError
-from adapters.restore_diff import diff_states
-from adapters.worker.restore_run import (
+from adapters.restore_diff import Skipped, diff_states
+from adapters.worker.backup_content import (
     BackupContent,
     ContentUnavailable,
-    TargetReader,
-    dry_run,
     load_backup_content,
     whole_group,
 )
+from adapters.worker.restore_plan import TargetReader, dry_run
 from api.auth import PRINCIPAL, identity
 from api.context import Services
 from api.errors import BadRequest
 from api.negotiation import read_json_object
 from api.request_context import request_id_of
 from api.routes_native import _json, _services, find_backup_row
-from api.schemas import Accepted, PageQuery, Progress, RestoreRequest, RestoreView
+from api.schemas import (
+    Accepted,
+    PageQuery,
+    Progress,
+    RestoreDetail,
+    RestoreRequest,
+    RestoreView,
+)
 from domain.application import RewindApplication
 from domain.backup import Backup, BackupSpec
 from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES, OutputFormat
 from domain.errors import IllegalMove, NotFound
 from domain.restore import Restore, RestoreSpec
 from domain.scope import Scope
-from projections.rows import RestoreRow
+from projections.rows import OutcomeRow, RestoreRow
 
 restore_routes = web.RouteTableDef()
 
@@ -94,6 +100,7 @@ def restore_spec(backup: Backup, body: RestoreRequest) -> RestoreSpec:
         user_entities=None if body.user is None else tuple(body.user),
         users=None if body.users is None else tuple(body.users),
         existing=body.existing,
+        allow_partial=body.allow_partial,
     )
 
 
@@ -101,8 +108,11 @@ def start_restore(
     app: RewindApplication, spec: RestoreSpec, principal: str, safety_backup: bool
 ) -> Restore:
     """Request the safety backup (when asked for) and then the restore that waits for it.
-    Should the restore be refused after the safety backup was admitted (a race with another
-    restore), the safety backup is cancelled again."""
+    A restore its backup cannot serve (not SUCCESS; a whole-scope restore of an incomplete
+    backup without ``allow_partial``) is refused before anything is recorded. Should the
+    restore be refused after the safety backup was admitted (a race with another restore),
+    the safety backup is cancelled again."""
+    app.check_restore(spec)
     if not safety_backup:
         return app.request_restore(spec, principal)
     safety = app.request_backup(
@@ -147,7 +157,7 @@ async def dry_run_answer(services: Services, spec: RestoreSpec) -> dict[str, Any
         async with PbxClient(
             host.settings.base_url, attempts=2, timeout_s=5.0, credentials=credentials
         ) as client:
-            diff = await dry_run(TargetReader(client), content, spec)
+            result = await dry_run(TargetReader(client), content, spec)
     except PbxError as error:
         raise BadRequest(502, f"the target host cannot be read: {error}") from None
     return {
@@ -155,7 +165,8 @@ async def dry_run_answer(services: Services, spec: RestoreSpec) -> dict[str, Any
         "target_host_id": spec.target.host_id,
         "existing": spec.existing,
         "whole_group": whole_group(spec),
-        "diff": diff.model_dump(mode="json"),
+        "diff": result.diff.model_dump(mode="json"),
+        "skipped": [item.model_dump(mode="json") for item in result.skipped],
     }
 
 
@@ -204,10 +215,19 @@ async def list_restores(request: web.Request) -> web.Response:
     return web.json_response({"total": len(rows), "items": items})
 
 
+def skipped_of(outcomes: list[OutcomeRow]) -> list[Skipped]:
+    """What a restore left as it was because its backup could not read it (recorded as
+    ignored, with the reason), in the order the restore came to them."""
+    return [Skipped(key=o.key, reason=o.message or "") for o in outcomes if o.outcome == "ignored"]
+
+
 @restore_routes.get("/api/v1/restores/{restore_id}")
 async def get_restore(request: web.Request) -> web.Response:
     services = _services(request)
-    return _json(restore_view(await _find_restore(services, request.match_info["restore_id"])))
+    row = await _find_restore(services, request.match_info["restore_id"])
+    outcomes = await services.query(services.views.view.outcomes, row.id)
+    view = restore_view(row)
+    return _json(RestoreDetail(**dict(view), skipped=skipped_of(outcomes)))
 
 
 @restore_routes.post("/api/v1/restores/{restore_id}/cancel")
@@ -224,7 +244,28 @@ async def diff_backups(request: web.Request) -> web.Response:
     services = _services(request)
     backup_a, a = await _backup_content(services, request.match_info["a"])
     backup_b, b = await _backup_content(services, request.match_info["b"])
-    diff = diff_states(a.documents, b.documents, a.files, b.files)
+    # What either backup could not read is unknown on that side: left out of the comparison
+    # (it would show as added or removed) and listed as skipped instead.
+    unknown = {
+        key: "; ".join(
+            f"backup {backup.id}: {content.unknown[key]}"
+            for backup, content in ((backup_a, a), (backup_b, b))
+            if key in content.unknown
+        )
+        for key in a.unknown.keys() | b.unknown.keys()
+    }
+    diff = diff_states(
+        {k: v for k, v in a.documents.items() if k not in unknown},
+        {k: v for k, v in b.documents.items() if k not in unknown},
+        {k: v for k, v in a.files.items() if k not in unknown},
+        {k: v for k, v in b.files.items() if k not in unknown},
+    )
+    skipped = [Skipped(key=k, reason=unknown[k]).model_dump() for k in sorted(unknown)]
     return web.json_response(
-        {"a": str(backup_a.id), "b": str(backup_b.id), "diff": diff.model_dump(mode="json")}
+        {
+            "a": str(backup_a.id),
+            "b": str(backup_b.id),
+            "diff": diff.model_dump(mode="json"),
+            "skipped": skipped,
+        }
     )

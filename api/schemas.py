@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from adapters.restore_diff import Skipped
 from adapters.url_credentials import split_user_info
 from domain.catalogue import (
     DATA_ENTITIES,
@@ -322,6 +323,12 @@ class RestoreRequest(Strict):
     dry_run: bool = False
     safety_backup: bool = True
     existing: Literal["update", "skip"] = "update"
+    allow_partial: bool = Field(
+        default=False,
+        description="Restore a backup that could not read part of its scope: what it read is"
+        " restored, what it could not read is left as it is (skipped). A whole-scope restore"
+        " of such a backup is refused (409, 2011) without it.",
+    )
     group: list[str] | None = Field(
         default=None, json_schema_extra=one_of((*GROUP_ENTITIES, *DATA_ENTITIES))
     )
@@ -372,6 +379,13 @@ class RestoreView(BaseModel):
     end_datetime: datetime | None
     failure_reason: str | None
     initiated_by: str
+
+
+class RestoreDetail(RestoreView):
+    """GET /api/v1/restores/{id}: the list's fields plus ``skipped``, what the restore left
+    as it was because its backup could not read it (key and reason)."""
+
+    skipped: list[Skipped]
 
 
 class FollowQuery(PageQuery):

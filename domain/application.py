@@ -30,7 +30,6 @@ from domain.admission_batch import AdmissionQueue, Ticket, WorkingSet, current_w
 from domain.audit import AuditEntry, LogHead, audit_entry
 from domain.backup import Backup, BackupSpec
 from domain.errors import (
-    BackupNotRestorable,
     ConcurrentUpdate,
     DomainError,
     HostAlreadyRegistered,
@@ -56,7 +55,7 @@ from domain.plan import (
     plan_uuid,
 )
 from domain.progress import ProgressRecord
-from domain.restore import Restore, RestoreSpec
+from domain.restore import Restore, RestoreSpec, check_restorable
 from domain.token import BOOTSTRAP_NAME, Role, Token, TokenDirectory, TokenSpec, token_uuid
 
 SW_VERSION = "0.1.0"
@@ -682,17 +681,19 @@ class RewindApplication(Application[UUID]):
         return self._retrying(command)
 
     # ----------------------------------------------------------------- restores
+    def check_restore(self, spec: RestoreSpec) -> None:
+        """Raise the error ``request_restore`` would (backup not restorable, 2010; whole-scope
+        restore of an incomplete backup without ``allow_partial``, 2011; unknown host),
+        recording nothing: callers check before they request a safety backup."""
+        check_restorable(self.get_backup(spec.backup_id), spec)
+        self.get_host(spec.target.host_id)
+
     def request_restore(self, spec: RestoreSpec, principal: str) -> Restore:
         """Admit a restore of a SUCCESS backup into a registered host; refused (1016) while
         another restore runs on that host."""
 
         def command() -> Restore:
-            backup = self.get_backup(spec.backup_id)
-            if backup.status != "SUCCESS":
-                raise BackupNotRestorable(
-                    f"backup {backup.id} is {backup.status}; only a SUCCESS backup restores"
-                )
-            self.get_host(spec.target.host_id)
+            self.check_restore(spec)
             activity = self._activity(spec.target.host_id)
             activity.check_restore_allowed()
             restore = Restore(spec=spec, principal=principal)

@@ -150,3 +150,10 @@ class BackupNotRestorable(DomainError):
     """Only a SUCCESS backup can be restored."""
 
     code = 2010
+
+
+class IncompleteBackup(DomainError):
+    """The backup could not read part of its scope: a whole-scope restore of it runs only
+    when the request accepts that what the backup missed is skipped (``allow_partial``)."""
+
+    code = 2011

@@ -1,7 +1,8 @@
 """Latency and fault injection, and the ``/1.0/_stats`` counters that let a test check them.
 
-Every request except the observation routes (``/1.0/_stats``, ``/1.0/_stats/reset`` and
-``.../_export``) is counted, delayed by ``latency_ms``, then rolls one die from a
+Every request except the observation and control routes (``/1.0/_stats``,
+``/1.0/_stats/reset``, ``/1.0/_faults`` and ``.../_export``) is counted, delayed by
+``latency_ms``, then rolls one die from a
 ``random.Random(seed)``: below ``error_rate`` it answers 500, below ``error_rate +
 timeout_rate`` it hangs ``hang_seconds`` (the client's timeout fires first) and then answers
 504. Either way the attempt fails, so a logical call failed for good exactly when every request
@@ -11,6 +12,12 @@ under concurrency.
 
 ``paths`` is keyed by the request's path with its query string as sent (``request.path_qs``),
 so each page of a paged list is its own entry.
+
+Chosen failures (``PUT /1.0/_faults``, ``{"rules": [{"path", "method"?, "status"?}]}``) make
+every request to one path (its query string and trailing slash ignored; one method, or any)
+answer ``status`` (500 by default) until they are replaced or cleared (``DELETE
+/1.0/_faults``): a test decides exactly which entities a backup cannot read, or which write
+of a restore fails, over real HTTP. They are counted as injected errors and roll no die.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from .config import SandboxConfig
 from .protocol import Handler, error_response
@@ -45,6 +53,29 @@ class PathStats:
         }
 
 
+class FailRule(BaseModel):
+    """One chosen failure: requests to ``path`` (and ``method``, when given) answer
+    ``status``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str = Field(min_length=1, pattern=r"^/")
+    method: str | None = Field(default=None, pattern=r"^[A-Z]+$")
+    status: int = Field(default=500, ge=400, le=599)
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return self.path.rstrip("/") or "/", self.method
+
+
+class FailRules(BaseModel):
+    """The body of ``PUT /1.0/_faults``: the rules that replace the current ones."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rules: list[FailRule]
+
+
 @dataclass
 class FaultInjector:
     """Holds the dice, the counters and the event that releases hung requests on shutdown."""
@@ -62,8 +93,23 @@ class FaultInjector:
     clock), None when none has since the last reset: a test that stops a client at a known
     moment checks that the client started nothing after it."""
 
+    rules: dict[tuple[str, str | None], FailRule] = field(default_factory=dict)
+    """Chosen failures by (path without trailing slash, method or None for any)."""
+
     def __post_init__(self) -> None:
         self._rng = random.Random(self.config.seed)
+
+    def set_rules(self, rules: list[FailRule]) -> None:
+        """Replace the chosen failures (an empty list clears them)."""
+        self.rules = {rule.key: rule for rule in rules}
+
+    def rules_snapshot(self) -> dict[str, Any]:
+        """The body of ``GET /1.0/_faults``."""
+        return {"rules": [rule.model_dump() for _, rule in sorted(self.rules.items(), key=_order)]}
+
+    def _chosen(self, request: web.Request) -> FailRule | None:
+        path = request.path.rstrip("/") or "/"
+        return self.rules.get((path, request.method)) or self.rules.get((path, None))
 
     def reset(self) -> None:
         """Zero every counter (the dice keep rolling where they were)."""
@@ -90,7 +136,9 @@ class FaultInjector:
     def observes(request: web.Request) -> bool:
         """Whether the request only observes the sandbox (never delayed, faulted or counted)."""
         path = request.path.rstrip("/")
-        return path in ("/1.0/_stats", "/1.0/_stats/reset") or path.endswith("/_export")
+        return path in ("/1.0/_stats", "/1.0/_stats/reset", "/1.0/_faults") or path.endswith(
+            "/_export"
+        )
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -111,6 +159,11 @@ class FaultInjector:
         self.totals.requests += 1
         if self.config.latency_ms > 0:
             await asyncio.sleep(self.config.latency_ms / 1000)
+        chosen = self._chosen(request) if self.rules else None
+        if chosen is not None:
+            stats.injected_errors += 1
+            self.totals.injected_errors += 1
+            return error_response(chosen.status, [f"Failure chosen by a test ({chosen.status})"])
         roll = self._rng.random()
         if roll < self.config.error_rate:
             stats.injected_errors += 1
@@ -123,3 +176,8 @@ class FaultInjector:
                 await asyncio.wait_for(self.released.wait(), self.config.hang_seconds)
             return error_response(504, ["Gateway timeout (injected by the sandbox)"])
         return await handler(request)
+
+
+def _order(item: tuple[tuple[str, str | None], FailRule]) -> tuple[str, str]:
+    (path, method), _ = item
+    return path, method or ""

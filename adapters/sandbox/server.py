@@ -20,6 +20,7 @@ PUT     (same)                                                      upload (audi
 DELETE  (same)                                                      delete the file
 GET     /1.0/tenants/{t}/groups/{g}/_export                         canonical group (below)
 GET     /1.0/_stats            POST /1.0/_stats/reset               fault counters (faults.py)
+GET|PUT|DELETE  /1.0/_faults                                        chosen failures (faults.py)
 ======  ==========================================================  ==========================
 
 List items carry ``id``: tenants ``{id, name}``, groups ``{id, tenant_id, name}``, users
@@ -50,12 +51,13 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from pydantic import ValidationError
 
 from .auth import credentials_middleware
 from .config import SandboxConfig
 from .dataset import Dataset
-from .faults import FaultInjector
-from .protocol import errors_middleware, json_response
+from .faults import FailRules, FaultInjector
+from .protocol import errors_middleware, incorrect, json_response
 from .routes import add_routes
 from .state import SandboxState
 
@@ -80,6 +82,10 @@ def build_sandbox_app(config: SandboxConfig) -> web.Application:
     app.router.add_get("/1.0/_stats/", _stats)
     app.router.add_post("/1.0/_stats/reset", _reset_stats)
     app.router.add_post("/1.0/_stats/reset/", _reset_stats)
+    for path in ("/1.0/_faults", "/1.0/_faults/"):
+        app.router.add_get(path, _faults)
+        app.router.add_put(path, _set_faults)
+        app.router.add_delete(path, _clear_faults)
 
     async def release_hangs(_: web.Application) -> None:
         faults.release()
@@ -99,6 +105,26 @@ async def _stats(request: web.Request) -> web.Response:
 async def _reset_stats(request: web.Request) -> web.Response:
     request.app[FAULTS].reset()
     return json_response(request.app[FAULTS].snapshot())
+
+
+async def _faults(request: web.Request) -> web.Response:
+    return json_response(request.app[FAULTS].rules_snapshot())
+
+
+async def _set_faults(request: web.Request) -> web.Response:
+    """Replace the chosen failures; 400 naming what is wrong with the body."""
+    try:
+        body = FailRules.model_validate_json(await request.read())
+    except ValidationError as error:
+        names = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in error.errors()})
+        raise incorrect(*names) from None
+    request.app[FAULTS].set_rules(body.rules)
+    return json_response(request.app[FAULTS].rules_snapshot())
+
+
+async def _clear_faults(request: web.Request) -> web.Response:
+    request.app[FAULTS].set_rules([])
+    return json_response(request.app[FAULTS].rules_snapshot())
 
 
 async def start_sandbox(config: SandboxConfig) -> tuple[web.AppRunner, str]:

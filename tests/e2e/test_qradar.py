@@ -28,6 +28,8 @@ DOCUMENTED_FIELDS = [
     "time_initiated", "time_completed", "initiated_by", "status", "size_on_disk",
     "content_file_path", "is_valid", "is_version_compatible",
 ]  # fmt: skip
+FIELDS = [*DOCUMENTED_FIELDS, "has_errors"]
+"""The document's fields, then Rewind's one addition: SUCCESS with failed calls."""
 MESSAGES = {
     1000: "An error occurred during the attempt to create the backup.",
     1001: "The backup does not exist.",
@@ -148,7 +150,7 @@ def test_create_answers_201_with_every_documented_field(server: Server) -> None:
     )  # fmt: skip
     after = now_ms()
     assert status == 201, backup
-    assert list(backup) == DOCUMENTED_FIELDS
+    assert list(backup) == FIELDS
     assert isinstance(backup["id"], int) and not isinstance(backup["id"], bool)
     assert 0 < backup["id"] < 2**53
     assert backup["configuration_id"] == 1
@@ -166,7 +168,7 @@ def test_create_answers_201_with_every_documented_field(server: Server) -> None:
 
     done = server.finished(backup["id"])
     assert done["status"] == "SUCCESS"
-    assert list(done) == DOCUMENTED_FIELDS
+    assert list(done) == FIELDS
     assert isinstance(done["time_completed"], int)
     assert done["time_initiated"] == backup["time_initiated"]
     assert backup["time_initiated"] <= done["time_completed"] <= now_ms() + 1000
@@ -174,6 +176,7 @@ def test_create_answers_201_with_every_documented_field(server: Server) -> None:
     assert isinstance(done["content_file_path"], str)
     assert Path(done["content_file_path"]).is_file()
     assert done["is_valid"] is True and done["is_version_compatible"] is True
+    assert done["has_errors"] is False
 
 
 def test_name_must_be_unique(server: Server) -> None:
@@ -302,7 +305,7 @@ def test_one_backup_at_a_time_and_deleting_a_running_one_cancels_it(server: Serv
 
     status, deleted, _ = call("DELETE", f"{server.base}{BACKUPS}/{running['id']}", TOKEN)
     assert status == 202, deleted
-    assert list(deleted) == DOCUMENTED_FIELDS
+    assert list(deleted) == FIELDS
     assert deleted["id"] == running["id"] and deleted["status"] == "CANCELLING"
     again = call("DELETE", f"{server.base}{BACKUPS}/{running['id']}", TOKEN)
     if again[0] != 404:  # unless the worker already stopped and purged it

@@ -25,7 +25,8 @@ from adapters.restore_diff import diff_states
 from adapters.secrets import hash_token
 from adapters.settings import Settings
 from adapters.worker import Worker
-from adapters.worker.restore_run import TargetReader, dry_run, load_backup_content
+from adapters.worker.backup_content import load_backup_content
+from adapters.worker.restore_plan import TargetReader, dry_run
 from api.server import ServeOptions, create_app
 from domain.application import RewindApplication
 from domain.backup import BackupSpec
@@ -225,7 +226,9 @@ async def test_dry_run_lists_exactly_the_changes_and_appends_nothing(
     content = await asyncio.to_thread(load_backup_content, artifacts, backup)
     spec = RestoreSpec(backup_id=backup_id, target=group_target())
     async with PbxClient(url) as client:
-        diff = await dry_run(TargetReader(client), content, spec)
+        result = await dry_run(TargetReader(client), content, spec)
+    diff = result.diff
+    assert result.skipped == []
 
     assert app.current_position() == position  # nothing appended
     assert await get_json(f"{url}{EXPORT}") != saved  # nothing written

@@ -43,6 +43,7 @@ from domain.errors import (
     DomainError,
     EntityAlreadyRecorded,
     IllegalMove,
+    IncompleteBackup,
     LeaseHeld,
     NameTaken,
     NotLeaseHolder,
@@ -97,6 +98,9 @@ class ModelJob:
     purged: bool = False
     finished_once: bool = False
     seq: int = 0
+    error_calls: int = 0
+    """Failed calls recorded: a SUCCESS backup with some is restored whole only with
+    ``allow_partial``."""
 
 
 def _a_job_to_draw(machine: RuleBasedStateMachine) -> bool:
@@ -299,6 +303,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         self.check_reload(call())
         job.keys.add(key)
+        job.error_calls += {"success": 1, "error": 3}.get(outcome, 0)
 
     @precondition(_a_job_to_draw)
     @rule(job_id=st.one_of(backups, restores), worker=st.sampled_from(WORKERS))
@@ -420,14 +425,25 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.moved(job, move)
 
     # ----------------------------------------------------------------- restores
-    @rule(target=restores, backup_id=backups, host_index=st.sampled_from(HOST_INDEXES))
-    def request_restore(self, backup_id: uuid.UUID, host_index: int) -> Any:
+    @rule(
+        target=restores,
+        backup_id=backups,
+        host_index=st.sampled_from(HOST_INDEXES),
+        allow_partial=st.booleans(),
+    )
+    def request_restore(self, backup_id: uuid.UUID, host_index: int, allow_partial: bool) -> Any:
         host = self.hosts[host_index]
         source = self.jobs[backup_id]
-        spec = RestoreSpec(backup_id=backup_id, target=Scope(host_id=host, tenant_id="t1"))
+        spec = RestoreSpec(
+            backup_id=backup_id,
+            target=Scope(host_id=host, tenant_id="t1"),
+            allow_partial=allow_partial,
+        )
         expected: type[DomainError] | None = None
         if source.status != "SUCCESS" or source.purged:
             expected = BackupNotRestorable
+        elif source.error_calls and not allow_partial:
+            expected = IncompleteBackup
         elif self.active_restores[host]:
             expected = RestoreInProgress
         if expected is not None:
