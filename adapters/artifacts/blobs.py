@@ -362,8 +362,8 @@ class BlobStore:
         """Stream a blob's content in pieces of at most ``chunk_size`` bytes.
 
         The file is opened now (so a missing blob raises BlobNotFoundError at the call); the
-        content is re-hashed while it streams and BlobCorruptError is raised at the end if it
-        does not match, so a consumer never silently restores damaged data.
+        content is re-hashed while it streams and BlobCorruptError is raised, in place of its
+        last piece, if it does not match: a consumer never receives all of a damaged blob.
         """
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
@@ -372,7 +372,12 @@ class BlobStore:
 
     @staticmethod
     def _chunks(fh: BinaryIO, digest: str, chunk_size: int) -> Generator[bytes, None, None]:
+        """The content, re-hashed as it is read, with its last piece held back until the
+        hash is known: a consumer streaming it on (an upload to a PBX, an archive) is never
+        handed the whole of a content that is not the one recorded, only a truncated one
+        followed by BlobCorruptError."""
         hasher = hashlib.sha256()
+        held: bytes | None = None
         with fh:
             reader = zstandard.ZstdDecompressor().stream_reader(
                 fh, read_across_frames=False, closefd=False
@@ -385,10 +390,14 @@ class BlobStore:
                 if not piece:
                     break
                 hasher.update(piece)
-                yield piece
+                if held is not None:
+                    yield held
+                held = piece
         actual = hasher.hexdigest()
         if actual != digest:
             raise BlobCorruptError(f"blob {digest}: content hashes to {actual}")
+        if held is not None:
+            yield held
 
     async def aiter_chunks(
         self, digest: str, chunk_size: int = DEFAULT_CHUNK_SIZE

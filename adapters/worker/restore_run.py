@@ -211,6 +211,13 @@ class TargetReader:
     async def upload(
         self, artifacts: ArtifactStore, tenant: str, group: str, file_id: str, digest: str, c: Calls
     ) -> None:
+        """Upload a media file from the artifact store, re-hashed first: a damaged blob
+        raises ContentUnavailable before a byte reaches the target (inside the upload's body
+        the error would only reach us as a dropped connection, after every retry)."""
+        check = await asyncio.to_thread(artifacts.verify, digest)
+        if not check.ok:
+            reason = (check.reason or "").removeprefix(f"blob {digest}: ")
+            raise ContentUnavailable(f"blob {digest} is {check.status} ({reason})")
         path = media_path(tenant, group, file_id)
         await self._counted(
             c, self.client.upload(path, lambda: artifacts.aiter_chunks(digest), None)
