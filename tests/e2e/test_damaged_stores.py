@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -134,6 +135,19 @@ def test_an_archive_whose_blob_hashes_wrong_breaks_off_and_marks_the_backup_miss
     status, received, error = asyncio.run(_download(url))  # a MISSING backup still streams
     assert status == 200 and received > 0
     assert isinstance(error, aiohttp.ClientPayloadError), error
+
+    target = data_dir.parent / "downloaded.tar"
+    cli = subprocess.run(
+        [REWIND, "backup", "download", view["id"], "-o", str(target), "--url", base],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "REWIND_TOKEN": TOKEN},
+    )
+    assert cli.returncode == 4, cli.stderr  # the server failed the request
+    assert "broke off" in cli.stderr and "Traceback" not in cli.stderr
+    assert not list(data_dir.parent.glob("downloaded.tar*"))  # nothing that looks whole
 
 
 def _overwrite_middle(path: Path) -> None:
