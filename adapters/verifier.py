@@ -29,7 +29,7 @@ from uuid import UUID
 
 import structlog
 
-from adapters.artifacts import ArtifactStore, ManifestCorruptError
+from adapters.artifacts import ArtifactStore, BlobCheck, Manifest, ManifestCorruptError
 from domain.application import RewindApplication
 from domain.errors import DomainError, IllegalMove
 
@@ -62,20 +62,23 @@ class VerifyResult:
         return self.reason is None
 
 
-def check_artifacts(artifacts: ArtifactStore, backup_id: str) -> tuple[int, int, int, str | None]:
-    """Re-hash a backup's blobs: ``(checked, missing, corrupt, reason)``."""
+def inspect_artifacts(
+    artifacts: ArtifactStore, backup_id: str, check: Callable[[str], BlobCheck]
+) -> tuple[Manifest | None, int, int, int, str | None]:
+    """Run ``check`` on every blob of a backup's manifest: ``(manifest, checked, missing,
+    corrupt, reason)``; ``reason`` names the first bad digest, None when all pass."""
     try:
         manifest = artifacts.read_manifest(backup_id)
     except ManifestCorruptError as error:
-        return 0, 0, 0, f"manifest unreadable: {error}"
+        return None, 0, 0, 0, f"manifest unreadable: {error}"
     if manifest is None:
-        return 0, 0, 0, "manifest missing"
+        return None, 0, 0, 0, "manifest missing"
     digests = sorted(manifest.digests())
-    bad = [check for check in map(artifacts.verify, digests) if not check.ok]
-    missing = sum(1 for check in bad if check.status == "missing")
+    bad = [result for result in map(check, digests) if not result.ok]
+    missing = sum(1 for result in bad if result.status == "missing")
     corrupt = len(bad) - missing
     if not bad:
-        return len(digests), 0, 0, None
+        return manifest, len(digests), 0, 0, None
     first = bad[0]
     reason = (
         f"{len(bad)} of {len(digests)} blob(s) missing or corrupt "
@@ -83,7 +86,29 @@ def check_artifacts(artifacts: ArtifactStore, backup_id: str) -> tuple[int, int,
     )
     if first.reason:
         reason += f" ({first.reason})"
-    return len(digests), missing, corrupt, reason
+    return manifest, len(digests), missing, corrupt, reason
+
+
+def check_artifacts(artifacts: ArtifactStore, backup_id: str) -> tuple[int, int, int, str | None]:
+    """Re-hash a backup's blobs: ``(checked, missing, corrupt, reason)``."""
+    return inspect_artifacts(artifacts, backup_id, artifacts.verify)[1:]
+
+
+def record_damage(app: RewindApplication, backup_id: UUID, reason: str, principal: str) -> str:
+    """Mark a SUCCESS backup MISSING with ``reason``: the move a verification records when
+    it finds damage, for whoever finds it (the verifier, an archive download). Any other
+    status is left as it is (a MISSING one already says so); returns the status after."""
+    backup = app.get_backup(backup_id)
+    if backup.status != "SUCCESS":
+        return str(backup.status)
+    try:
+        status = str(app.mark_missing(backup_id, reason, principal).status)
+    except DomainError:  # moved meanwhile (verified, deleted): that move stands
+        return str(app.get_backup(backup_id).status)
+    log.warning(
+        "backup artifacts missing", backup_id=str(backup_id), reason=reason, found_by=principal
+    )
+    return status
 
 
 def verify_backup(
@@ -103,10 +128,9 @@ def verify_backup(
             f"({', '.join(VERIFIABLE)}) can be verified"
         )
     checked, missing, corrupt, reason = check_artifacts(artifacts, str(backup_id))
-    status = backup.status
+    status = str(backup.status)
     if status == "SUCCESS" and reason is not None:
-        status = app.mark_missing(backup_id, reason, principal).status
-        log.warning("backup artifacts missing", backup_id=str(backup_id), reason=reason)
+        status = record_damage(app, backup_id, reason, principal)
     elif status == "MISSING" and reason is None:
         status = app.mark_intact(backup_id, principal).status
         log.info("backup artifacts intact again", backup_id=str(backup_id))
@@ -182,6 +206,8 @@ __all__ = [
     "PERIODIC_STATUSES",
     "VerifyResult",
     "check_artifacts",
+    "inspect_artifacts",
+    "record_damage",
     "run_periodic_verifier",
     "sample",
     "verify_backup",

@@ -66,11 +66,46 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _damaged_stores(settings: Settings, views_too: bool) -> str | None:
+    """SQLite's check of the stores replay reads, as the line to print; None when sound."""
+    from adapters.event_store import EVENTS_FILE, VIEWS_FILE
+    from adapters.store_health import event_store_damaged, quick_check
+
+    if settings.database_url is not None:
+        return None
+    events = settings.data_dir / EVENTS_FILE
+    problem = quick_check(events)
+    if problem is not None:
+        return event_store_damaged(events, problem, "recover it before replaying")
+    views = settings.data_dir / VIEWS_FILE
+    problem = quick_check(views) if views_too else None
+    if problem is not None:
+        return (
+            f"the views store {views} is damaged ({problem}); it is derived data: "
+            "`rewind serve` sets it aside and rebuilds it from the log when it starts"
+        )
+    return None
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
-    """Rebuild every view from the log into fresh storage; --check compares with live."""
+    """Rebuild every view from the log into fresh storage; --check compares with live. A
+    damaged store is reported in one line (exit 1), not by a traceback."""
+    from adapters.store_health import RECOVERY, damage_of
     from projections.replay import replay
 
-    result = replay(_settings(args), check=args.check)
+    settings = _settings(args)
+    problem = _damaged_stores(settings, views_too=args.check)
+    if problem is not None:
+        print(f"rewind replay: {problem}", file=sys.stderr)
+        return 1
+    try:
+        result = replay(settings, check=args.check)
+    except Exception as error:
+        damage = damage_of(error)
+        if damage is None:
+            raise
+        print(f"rewind replay: a store is damaged ({damage}): see {RECOVERY}", file=sys.stderr)
+        return 1
     rate = result.events / result.seconds if result.seconds else 0.0
     print(
         f"replayed {result.events} events up to position {result.position} "

@@ -14,6 +14,7 @@ for ``--follow``); the token only ever goes into the Authorization header.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import tomllib
@@ -158,12 +159,21 @@ class RewindClient:
         return self.json("POST", path, body=body)
 
     def download(self, path: str, out: BinaryIO, chunk: int = 1 << 16) -> int:
-        """Copy a streamed answer into ``out``; the number of bytes written."""
+        """Copy a streamed answer into ``out``; the number of bytes written. An answer the
+        server broke off (it found damaged content while streaming) is a ClientError."""
         written = 0
         with self._open("GET", path, accept="application/x-tar", timeout=300) as response:
-            while block := response.read(chunk):
-                out.write(block)
-                written += len(block)
+            try:
+                while block := response.read(chunk):
+                    out.write(block)
+                    written += len(block)
+            except (http.client.HTTPException, ConnectionError, TimeoutError) as error:
+                raise ClientError(
+                    EXIT_UNAVAILABLE,
+                    f"the download broke off after {written:,} bytes "
+                    f"({type(error).__name__}); a backup whose content turned out damaged "
+                    "is now MISSING, its failure_reason says why",
+                ) from None
         return written
 
     def events(self, path: str, query: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -16,6 +16,7 @@ from adapters.pbx_client import PbxCallFailed, PbxClient, PbxError, PbxNotFound
 from adapters.process_metrics import READ_YOUR_WRITES_WAIT
 from adapters.secrets import Sealer, open_credentials
 from adapters.settings import Settings
+from adapters.store_health import StoreDamaged
 from domain.application import RewindApplication
 from domain.errors import NotFound
 from domain.host import HostSettings
@@ -44,6 +45,13 @@ class Services:
     views: ViewsService
     nudge: Callable[[], None] = lambda: None
     ready: bool = False
+    store_checking: str | None = None
+    """The store whose start-up check runs now (``/readyz`` waits for it), None once done."""
+    store_damage: str | None = None
+    """The one line reporting a damaged event store: every command is refused with it."""
+    writers: list[asyncio.Task[None]] = field(default_factory=list)
+    """The tasks that write to the log on their own (worker, scheduler, verifier): stopped
+    when the event store is found damaged."""
     _probes: dict[tuple[str, str | None], PbxClient] = field(default_factory=dict)
     _commands: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(COMMAND_THREADS, "rewind-command")
@@ -51,7 +59,11 @@ class Services:
 
     async def run(self, command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run an event-store command off the event loop, wake the worker, and answer only
-        once every view has applied the command's events (read-your-writes)."""
+        once every view has applied the command's events (read-your-writes). Refused
+        (StoreDamaged) while the event store is known to be damaged."""
+
+        if self.store_damage is not None:
+            raise StoreDamaged(self.store_damage)
 
         def call() -> tuple[T, int]:
             self.app.reset_saved_position()

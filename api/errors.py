@@ -10,6 +10,8 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
+from adapters.storage_faults import RETRY_AFTER_SECONDS, StorageFault, storage_fault
+from adapters.store_health import StoreDamaged
 from domain.errors import DomainError
 
 log = structlog.get_logger("rewind.api")
@@ -91,8 +93,65 @@ def error_answer(request: web.Request, error: Exception) -> web.Response:
             if header in error.headers:
                 response.headers[header] = error.headers[header]
         return response
+    if isinstance(error, ConnectionResetError) and client_gone(request):
+        # The client went away (mid-body, or before reading the answer): its business.
+        log.info("client disconnected", path=request.path, method=request.method)
+        return web.Response(status=CLIENT_CLOSED)  # never sent: there is no one to send to
+    fault = storage_fault(error)
+    if fault is not None:
+        return storage_fault_answer(request, fault)
+    if isinstance(error, StoreDamaged):
+        return shaped_error(request, 503, [str(error)])
     log.exception("unhandled error", path=request.path, method=request.method, exc_info=error)
     return shaped_error(request, 500, ["internal error; the server log has the details"])
+
+
+CLIENT_CLOSED = 499
+"""The status logged for a request whose client left before its answer (nothing is sent)."""
+
+
+def answered_here(request: web.Request, error: Exception) -> bool:
+    """Failures the front door answers the same way on every route, whatever a dialect's
+    own error handling does with the rest: the storage refusing writes (503), a damaged
+    event store (503), a client gone (nothing to answer)."""
+    return (
+        storage_fault(error) is not None
+        or isinstance(error, StoreDamaged)
+        or (isinstance(error, ConnectionResetError) and client_gone(request))
+    )
+
+
+def client_gone(request: web.Request) -> bool:
+    """Whether the request's connection is closed or closing (the client left)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def storage_fault_answer(request: web.Request, fault: StorageFault) -> web.Response:
+    """503 in the dialect's shape, the cause in one line and a Retry-After: the storage
+    refused the write, so nothing was carried out and the same request can be sent again."""
+    log.error("storage refused a write", cause=fault.cause, path=request.path)
+    response = shaped_error(request, 503, [fault.message()])
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def answer_started(request: web.Request) -> bool:
+    """Whether bytes of an answer already went out (a streamed one): no other can follow."""
+    return request.writer.output_size > 0
+
+
+def break_off(request: web.Request, error: Exception) -> web.StreamResponse:
+    """Drop the connection of an answer already under way that cannot be finished: the
+    client sees a failed transfer rather than an error answer written inside the body. The
+    response returned is never sent (its first write meets the closed connection)."""
+    if isinstance(error, ConnectionResetError) and client_gone(request):
+        log.info("client disconnected", path=request.path, method=request.method)
+    else:
+        log.error("answer broken off", path=request.path, method=request.method, exc_info=error)
+    if request.transport is not None:
+        request.transport.close()
+    return web.StreamResponse(status=500)
 
 
 @web.middleware

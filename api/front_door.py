@@ -6,7 +6,8 @@ used to be four middlewares stacked by separate ``insert`` calls:
 2. the content rules, 413 and 406 (api.negotiation);
 3. authentication and the access policy (api.auth);
 4. the handler;
-5. any failure answered in the shape of the dialect the path speaks (api.errors);
+5. any failure answered in the shape of the dialect the path speaks (api.errors), or, when
+   part of a streamed answer already went out, the connection dropped instead;
 6. the request id named in the answer's ``X-Request-ID`` header (a streamed answer names it
    itself before it starts: api.request_context.name_request);
 7. a command (not a read) logged once, with its status; the log context undone.
@@ -23,7 +24,7 @@ import time
 from aiohttp import web
 
 from api.auth import admit
-from api.errors import Handler, error_answer
+from api.errors import Handler, answer_started, break_off, error_answer
 from api.negotiation import refuse_unacceptable
 from api.request_context import begin, end, name_request
 
@@ -42,7 +43,10 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
                 await waiting
             response = await handler(request)
         except Exception as error:
-            response = error_answer(request, error)
+            if answer_started(request):
+                response = break_off(request, error)
+            else:
+                response = error_answer(request, error)
         status = response.status
         name_request(request, response)
         return response

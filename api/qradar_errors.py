@@ -25,7 +25,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from api.errors import BadRequest, register_error_shape
+from api.errors import BadRequest, answered_here, register_error_shape
 from api.qradar_fields import FieldsError
 from domain.errors import DomainError, InvalidRequest
 
@@ -133,7 +133,9 @@ def error_response(
 
 def qradar_errors(operation: Operation) -> Callable[[Handler], Handler]:
     """Wrap a QRadar handler so that every failure answers in this dialect's shape; an
-    unexpected one answers 500 with code 1000 (and the server log has the traceback)."""
+    unexpected one answers 500 with code 1000 (and the server log has the traceback). A full
+    or read-only storage, a damaged event store and a client gone go on to the front door
+    (``api.errors.answered_here``: 503 in this dialect's shape, or nothing)."""
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -154,6 +156,8 @@ def qradar_errors(operation: Operation) -> Callable[[Handler], Handler]:
             except web.HTTPException:
                 raise
             except Exception as error:
+                if answered_here(request, error):
+                    raise  # the front door answers these as on every route (503, or no one)
                 log.exception("unexpected error", operation=operation, path=request.path)
                 body = error_body(
                     500,

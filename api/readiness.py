@@ -2,7 +2,9 @@
 
 Ready means this process can take a command and answer it correctly:
 
-- the event store answers (its head position is read);
+- the event store answers (its head position is read), and SQLite's check of it at start
+  (api.startup_checks) is done and found nothing;
+- the views store's check at start is done (a damaged one is rebuilt: the lag shows it);
 - the projection runs, has not failed since its last restart, and lags the log by at most
   ``REWIND_READY_MAX_LAG`` events (beyond that, read-your-writes would time out);
 - the artifact store is writable (a temporary file is written, synced and removed, where
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.artifacts._fs import ensure_dir, temp_path, unlink_quietly
+from adapters.event_store import EVENTS_FILE
 from api.context import Services
 
 
@@ -66,9 +69,16 @@ def check_readiness(services: Services) -> Readiness:
         result.checks["event_store"] = "ok"
     except Exception as error:
         result.checks["event_store"] = _problem(error)
+    checking = services.store_checking
+    if services.store_damage is not None:
+        result.checks["event_store"] = f"damaged: {services.store_damage}"
+    elif checking == EVENTS_FILE:
+        result.checks["event_store"] = f"checking: SQLite quick_check of {checking} under way"
     lag = None if head is None else views.lag(head)
     max_lag = services.settings.ready_max_lag
-    if not views.running:
+    if checking is not None and checking != EVENTS_FILE:
+        result.checks["projection"] = f"checking: SQLite quick_check of {checking} under way"
+    elif not views.running:
         result.checks["projection"] = "not running"
     elif views.last_error is not None:
         result.checks["projection"] = f"failing: {views.last_error}"

@@ -3,8 +3,15 @@
 The tar holds ``manifest.json`` (entity and file keys -> sha256 digests, as stored),
 ``entities/<key>.json`` (each entity's canonical rendering) and ``files/<key>`` (media), so
 an operator can keep a backup outside Rewind, or read it with nothing but ``tar`` and
-``jq``. Every blob is checked against its digest as it is read: a damaged blob aborts the
-stream instead of shipping wrong content.
+``jq``.
+
+Damage is answered before the first byte where that is cheap: the manifest is read and every
+blob it lists is looked at (present, its zstd frame whole) before the 200 goes out; a SUCCESS
+backup found damaged is marked MISSING with the reason (as a verification would, principal
+``archive``) and the download is refused (409). Content is re-hashed only as it streams: a
+blob whose bytes hash to another digest marks the backup MISSING in the same way and then
+drops the connection, without the chunked body's final chunk, so every HTTP client reports
+a failed download; no well-formed tar of wrong content, and no second answer inside the body.
 
 The tar is written by a thread (tarfile is blocking) into a bounded queue that the handler
 drains into the response, so memory stays at a few chunks whatever the backup's size, and a
@@ -21,16 +28,21 @@ import tarfile
 import threading
 import time
 from collections.abc import Iterator
+from uuid import UUID
 
+import structlog
 from aiohttp import web
 
-from adapters.artifacts import ArtifactStore
+from adapters.artifacts import ArtifactError, ArtifactStore
 from adapters.artifacts.manifest import Manifest
-from api.context import SERVICES
+from adapters.verifier import inspect_artifacts, record_damage
+from api.context import SERVICES, Services
 from api.request_context import name_request
 from api.routes_native import find_backup_row
 from domain.errors import IllegalMove
+from projections.rows import BackupRow
 
+log = structlog.get_logger("rewind.api")
 archive_routes = web.RouteTableDef()
 QUEUE_CHUNKS = 8
 _DONE = b""
@@ -79,13 +91,41 @@ def write_tar(store: ArtifactStore, manifest: Manifest, out: io.RawIOBase) -> No
             tar.addfile(info, io.BytesIO(data))
 
 
+async def _checked_manifest(services: Services, row: BackupRow) -> Manifest:
+    """The manifest, once every blob it lists is there and whole; else 409, and a SUCCESS
+    backup is marked MISSING with the reason first."""
+    artifacts = services.artifacts
+    manifest, _, _, _, reason = await services.query(
+        inspect_artifacts, artifacts, row.id, artifacts.probe
+    )
+    if manifest is not None and reason is None:
+        return manifest
+    if row.status not in ("SUCCESS", "MISSING"):
+        raise IllegalMove(f"backup {row.id} holds no content to download ({row.status})")
+    status = await services.run(record_damage, services.app, UUID(row.id), reason, "archive")
+    raise IllegalMove(f"backup {row.id} is {status}, its content cannot be downloaded: {reason}")
+
+
+async def _break_off(
+    request: web.Request, services: Services, row: BackupRow, error: Exception
+) -> None:
+    """Record what a blob read mid-stream showed, then drop the connection before the body's
+    final chunk, so the client sees a failed download, never a complete-looking tar."""
+    if isinstance(error, ArtifactError):
+        reason = f"{error} (found while streaming the archive)"
+        status = await services.run(record_damage, services.app, UUID(row.id), reason, "archive")
+        log.warning("archive broken off", backup_id=row.id, reason=reason, status=status)
+    else:  # the store failed to read (not the content's fault): nothing to record
+        log.error("archive broken off", backup_id=row.id, error=f"{type(error).__name__}: {error}")
+    if request.transport is not None:
+        request.transport.close()
+
+
 @archive_routes.get("/api/v1/backups/{backup_id}/archive")
 async def archive(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     row = await find_backup_row(services, request.match_info["backup_id"])
-    manifest = await services.query(services.artifacts.read_manifest, row.id)
-    if manifest is None:
-        raise IllegalMove(f"backup {row.id} holds no content to download ({row.status})")
+    manifest = await _checked_manifest(services, row)
     response = web.StreamResponse(
         headers={
             "Content-Type": "application/x-tar",
@@ -109,7 +149,11 @@ async def archive(request: web.Request) -> web.StreamResponse:
     try:
         while (chunk := await queue.get()) != _DONE:
             await response.write(chunk)
-        await producer  # re-raises a damaged blob: the client sees a truncated stream
+        try:
+            await producer
+        except (ArtifactError, OSError) as error:
+            await _break_off(request, services, row, error)
+            return response  # aiohttp's final write meets the closed transport: nothing sent
         await response.write_eof()
     finally:
         if not producer.done():

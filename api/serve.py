@@ -48,6 +48,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> None:
     from adapters.secrets import admin_token_hash
     from api.bootstrap import NEW_ADMIN_TOKEN
     from api.server import DEMO_URL, ServeOptions, create_app
+    from api.startup_checks import startup_problem
 
     env_token = settings.admin_token.get_secret_value() if settings.admin_token else None
     options = ServeOptions(
@@ -59,7 +60,15 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> None:
     )
     app = create_app(options)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
+    try:
+        await runner.setup()
+    except Exception as error:
+        line = startup_problem(error, settings.data_dir)
+        if line is None:
+            raise
+        with contextlib.suppress(Exception):  # what did start is stopped; the line says why
+            await runner.cleanup()
+        raise SystemExit(f"rewind serve: {line}") from None
     site = web.TCPSite(runner, args.host, args.port)
     try:
         await site.start()
@@ -92,6 +101,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
     configure_logging(settings)
+    from api.startup_checks import StartupRefused, probe_data_dir
+
+    try:
+        probe_data_dir(settings.data_dir)
+    except StartupRefused as refused:
+        raise SystemExit(f"rewind serve: {refused}") from None
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args, settings))
     return 0

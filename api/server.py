@@ -1,6 +1,6 @@
 """The aiohttp application: an app factory in aiohttp's style, with cleanup contexts that
-open the event store, start the demo sandbox, and run the worker, each undone in reverse
-order on shutdown."""
+open the event store, start the demo sandbox, run the worker, and check the stores
+(api.startup_checks), each undone in reverse order on shutdown."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ from api.routes_restores import restore_routes
 from api.routes_tokens import token_routes
 from api.routes_unitrends import unitrends_routes
 from api.routing import application
+from api.startup_checks import store_checks_ctx
 from domain.errors import UnknownHost
 from domain.host import HostSettings
 from domain.plan import DEFAULT_HOST_ID
@@ -153,6 +154,7 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         services.nudge = worker.nudge
         task = asyncio.create_task(worker.run(), name="rewind-worker")
+        services.writers.append(task)
     services.ready = True
     yield
     services.ready = False
@@ -188,6 +190,7 @@ async def _verifier_ctx(app: web.Application) -> AsyncIterator[None]:
             ),
             name="rewind-verifier",
         )
+        services.writers.append(task)
     yield
     if task is not None:
         task.cancel()
@@ -209,6 +212,7 @@ async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(
             scheduler.run(options.settings.scheduler_tick_seconds), name="rewind-scheduler"
         )
+        services.writers.append(task)
     yield
     if task is not None:
         task.cancel()
@@ -226,6 +230,7 @@ def create_app(options: ServeOptions) -> web.Application:
     app.cleanup_ctx.append(_worker_ctx)
     app.cleanup_ctx.append(_verifier_ctx)
     app.cleanup_ctx.append(_scheduler_ctx)
+    app.cleanup_ctx.append(store_checks_ctx)  # last: it stops the writers started above
     app.add_routes(routes)
     app.add_routes(lifecycle_routes)
     app.add_routes(restore_routes)

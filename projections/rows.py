@@ -255,6 +255,10 @@ def _job_changes(kind: str, status: str, event: Any) -> dict[str, Any]:
     elif cls in (Job.CancelAcknowledged, Backup.DeleteAcknowledged):
         changes["ended_at"] = event.timestamp
         changes["failure_reason"] = CANCELLED_REASON
+    elif cls is Backup.MarkedMissing:  # why its content can no longer be used
+        changes["failure_reason"] = event.reason
+    elif cls is Backup.MarkedIntact:
+        changes["failure_reason"] = None
     return changes
 
 

@@ -30,6 +30,12 @@ class PositionWaiter:
         for loop, futures in by_loop.items():  # one wake-up of each loop, not one per waiter
             loop.call_soon_threadsafe(_resolve_all, futures)
 
+    def reset(self) -> None:
+        """Start again from nothing (the views are rebuilt from the start of the log); a
+        caller already waiting keeps waiting for its position to be applied again."""
+        with self._lock:
+            self.position = 0
+
     async def wait(self, position: int, timeout: float) -> bool:
         """True once ``position`` is applied; False after ``timeout`` seconds."""
         loop = asyncio.get_running_loop()

@@ -1,8 +1,8 @@
 """Content-addressed artifact store: zstd blobs named by sha256, one manifest per backup.
 
 Import from here; the submodules are an implementation split (paths and durable writes in
-``_fs``, blobs in ``blobs``, the manifest model in ``manifest``, the combined store in
-``store``).
+``_fs``, blobs in ``blobs``, batched durable writes in ``deferred``, the zstd frame check
+in ``frames``, the manifest model in ``manifest``, the combined store in ``store``).
 """
 
 from adapters.artifacts.blobs import (

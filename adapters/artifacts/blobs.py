@@ -32,19 +32,17 @@ from adapters.artifacts._fs import (
     fsync_dir,
     remove_durably,
     remove_temp_files,
-    sync_filesystem,
     temp_path,
     unlink_quietly,
 )
+from adapters.artifacts.deferred import DeferredBlobs
+from adapters.artifacts.frames import check_frame
 
 BLOB_SUFFIX = ".zst"
 DEFAULT_CHUNK_SIZE = 65536
 DEFAULT_BATCH_SIZE = 1 << 20
 """put_stream hands the worker thread about this much at a time: large enough that the
 thread hop is negligible, small enough that memory stays bounded whatever the stream size."""
-
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-_BLOCK_RAW, _BLOCK_RLE, _BLOCK_COMPRESSED = 0, 1, 2
 
 
 class ArtifactError(Exception):
@@ -106,49 +104,6 @@ class StoreStats:
 def sha256_hex(data: bytes) -> str:
     """The digest a blob of ``data`` is stored under."""
     return hashlib.sha256(data).hexdigest()
-
-
-def check_frame(fh: BinaryIO) -> str | None:
-    """Walk a zstd frame's block headers without decompressing; return why it is broken.
-
-    Decompressing a truncated frame can silently yield all the content when only the
-    trailing checksum is missing, and trailing garbage is ignored by the decoder, so the
-    structure is checked on its own: one frame, every block complete, nothing after it.
-    """
-    header = fh.read(18)
-    if len(header) < 6 or not header.startswith(_ZSTD_MAGIC):
-        return "not a zstd frame (bad magic or too short)"
-    try:
-        header_size = zstandard.frame_header_size(header)
-        params = zstandard.get_frame_parameters(header)
-    except zstandard.ZstdError as exc:
-        return f"bad zstd frame header: {exc}"
-    offset = header_size
-    fh.seek(offset)
-    while True:
-        raw = fh.read(3)
-        if len(raw) < 3:
-            return f"truncated: block header missing at offset {offset}"
-        value = int.from_bytes(raw, "little")
-        last, block_type, block_size = value & 1, (value >> 1) & 3, value >> 3
-        if block_type == _BLOCK_RLE:
-            payload = 1
-        elif block_type in (_BLOCK_RAW, _BLOCK_COMPRESSED):
-            payload = block_size
-        else:
-            return f"reserved block type at offset {offset}"
-        offset += 3 + payload
-        fh.seek(offset)
-        if last:
-            break
-    if params.has_checksum:
-        offset += 4
-    end = fh.seek(0, os.SEEK_END)
-    if end < offset:
-        return f"truncated: frame needs {offset} bytes, file has {end}"
-    if end > offset:
-        return f"{end - offset} unexpected bytes after the zstd frame"
-    return None
 
 
 class BlobStore:
@@ -362,8 +317,8 @@ class BlobStore:
         """Stream a blob's content in pieces of at most ``chunk_size`` bytes.
 
         The file is opened now (so a missing blob raises BlobNotFoundError at the call); the
-        content is re-hashed while it streams and BlobCorruptError is raised at the end if it
-        does not match, so a consumer never silently restores damaged data.
+        content is re-hashed while it streams and BlobCorruptError is raised, in place of its
+        last piece, if it does not match: a consumer never receives all of a damaged blob.
         """
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
@@ -372,7 +327,12 @@ class BlobStore:
 
     @staticmethod
     def _chunks(fh: BinaryIO, digest: str, chunk_size: int) -> Generator[bytes, None, None]:
+        """The content, re-hashed as it is read, with its last piece held back until the
+        hash is known: a consumer streaming it on (an upload to a PBX, an archive) is never
+        handed the whole of a content that is not the one recorded, only a truncated one
+        followed by BlobCorruptError."""
         hasher = hashlib.sha256()
+        held: bytes | None = None
         with fh:
             reader = zstandard.ZstdDecompressor().stream_reader(
                 fh, read_across_frames=False, closefd=False
@@ -385,10 +345,14 @@ class BlobStore:
                 if not piece:
                     break
                 hasher.update(piece)
-                yield piece
+                if held is not None:
+                    yield held
+                held = piece
         actual = hasher.hexdigest()
         if actual != digest:
             raise BlobCorruptError(f"blob {digest}: content hashes to {actual}")
+        if held is not None:
+            yield held
 
     async def aiter_chunks(
         self, digest: str, chunk_size: int = DEFAULT_CHUNK_SIZE
@@ -410,6 +374,21 @@ class BlobStore:
             with contextlib.suppress(ValueError):
                 gen.close()
             fh.close()
+
+    def probe(self, digest: str) -> BlobCheck:
+        """The cheap half of :meth:`verify`: the blob is there and its zstd frame is whole
+        (block headers walked; nothing decompressed or hashed). ``ok`` here does not vouch
+        for the content, only for what can be known before reading it."""
+        try:
+            with open(self.blob_path(digest), "rb") as fh:
+                problem = check_frame(fh)
+        except FileNotFoundError:
+            return BlobCheck(digest, "missing", "no blob file")
+        except OSError as exc:
+            return BlobCheck(digest, "corrupt", f"unreadable: {exc}")
+        if problem is not None:
+            return BlobCheck(digest, "corrupt", problem)
+        return BlobCheck(digest, "ok")
 
     def verify(self, digest: str) -> BlobCheck:
         """Re-hash a blob: ``ok``, ``missing``, or ``corrupt`` with a reason; never raises
@@ -468,68 +447,3 @@ class BlobStore:
         file (in this or another process) is not disturbed; pass 0 when nothing else runs.
         """
         return remove_temp_files(self._temp_dirs(), older_than)
-
-
-class DeferredBlobs:
-    """Blobs kept in memory (compressed) and written together, durably, by ``commit``.
-
-    A durable put costs two fsyncs (the file, then its directory after the rename) and, on
-    the worker's event loop, a hop to a thread for the writing; a backup storing thousands
-    of small entity documents spent most of its time in them (bench P5). Here a put only
-    hashes and compresses, and ``commit`` does, for every blob added since the last one:
-    write each to a hidden temporary file, ``syncfs`` (the data), rename each to its digest
-    name, ``syncfs`` again (the renames). So a digest name only ever holds fully synced
-    content, even after a power cut: a later backup that finds the name and deduplicates
-    against it is never handed a torn blob. The caller must commit before it records
-    (durably) any digest a deferred put returned; the backup run does so in the saving
-    thread right before each batch of progress events is saved. Thread-safe.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._lock = threading.Lock()
-        self._pending: dict[str, tuple[Path, bytes]] = {}
-        """digest -> (digest name, compressed bytes)"""
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._pending)
-
-    def stored_size(self, digest: str) -> int | None:
-        """The stored size of a blob of ``digest`` waiting in this batch; None if none is."""
-        with self._lock:
-            pending = self._pending.get(digest)
-        return None if pending is None else len(pending[1])
-
-    def add(self, digest: str, final: Path, compressed: bytes) -> None:
-        with self._lock:
-            self._pending[digest] = (final, compressed)
-
-    def commit(self) -> int:
-        """Write every blob added so far, durably, under its digest name; how many."""
-        with self._lock:
-            batch, self._pending = self._pending, {}
-        if not batch:
-            return 0
-        written: list[tuple[Path, Path]] = []
-        try:
-            for final, compressed in batch.values():
-                ensure_dir(final.parent)
-                tmp = temp_path(final.parent)
-                written.append((tmp, final))
-                with open(tmp, "xb") as fh:
-                    fh.write(compressed)
-            sync_filesystem(self.root)
-            for tmp, final in written:
-                os.replace(tmp, final)
-            sync_filesystem(self.root)
-        except BaseException:
-            for tmp, _ in written:
-                unlink_quietly(tmp)
-            raise
-        return len(batch)
-
-    def discard(self) -> None:
-        """Drop the blobs added since the last commit (their digests were never recorded)."""
-        with self._lock:
-            self._pending.clear()

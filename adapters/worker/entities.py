@@ -21,7 +21,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from adapters.artifacts import ArtifactStore
-from adapters.artifacts.blobs import DeferredBlobs
+from adapters.artifacts.deferred import DeferredBlobs
 from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
 from adapters.renderers import render_json, render_xml
 from adapters.worker.base_content import NO_BASE, BaseContent

@@ -13,6 +13,7 @@ deleted.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 from dataclasses import dataclass, field
@@ -21,7 +22,12 @@ from typing import Any, Literal
 from adapters.artifacts import ArtifactStore
 from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
 from adapters.restore_diff import Skipped, StateDiff, diff_states
-from adapters.worker.backup_content import BackupContent, selected, whole_group
+from adapters.worker.backup_content import (
+    BackupContent,
+    ContentUnavailable,
+    selected,
+    whole_group,
+)
 from adapters.worker.entities import (
     RECORDINGS,
     WorkItem,
@@ -119,6 +125,13 @@ class TargetReader:
     async def upload(
         self, artifacts: ArtifactStore, tenant: str, group: str, file_id: str, digest: str, c: Calls
     ) -> None:
+        """Upload a media file from the artifact store, re-hashed first: a damaged blob
+        raises ContentUnavailable before a byte reaches the target (inside the upload's body
+        the error would only reach us as a dropped connection, after every retry)."""
+        check = await asyncio.to_thread(artifacts.verify, digest)
+        if not check.ok:
+            reason = (check.reason or "").removeprefix(f"blob {digest}: ")
+            raise ContentUnavailable(f"blob {digest} is {check.status} ({reason})")
         path = media_path(tenant, group, file_id)
         call = self.client.upload(path, lambda: artifacts.aiter_chunks(digest), None)
         await self._counted(c, call, write=True)
