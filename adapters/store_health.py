@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-RECOVERY = "README.md, 'Recovering a damaged event store'"
+RECOVERY = "docs/operations.md, 'Recovering a damaged event store'"
 """Where the recovery steps are written down (named in every damage report)."""
 
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
