@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from adapters.event_log import read_log_heads
 from domain.application import RewindApplication
 from domain.backup import Backup
 from domain.errors import NotFound
@@ -108,7 +109,7 @@ class JobTracker:
         stale: dict[UUID, None] = {}
         changed = False
         while True:
-            batch = self.app.read_log_heads(self.position, self.page_size)
+            batch = read_log_heads(self.app, self.position, self.page_size)
             for entry in batch:
                 self.position = entry.position
                 if not entry.type.startswith(JOB_TYPE_PREFIXES):
