@@ -28,19 +28,16 @@ from domain.application import RewindApplication
 from domain.backup import Backup
 from domain.errors import NotFound
 from domain.job import Job
+from domain.lifecycle import ACTIVE_STATUSES, ENDING_EVENT_TYPES, PROGRESS_EVENT_TYPES
 
-PROGRESS_TYPES = frozenset(
-    {"Job.ScopeResolved", "Job.EntitySucceeded", "Job.EntityFailed", "Job.EntityIgnored"}
-)
+PROGRESS_TYPES = PROGRESS_EVENT_TYPES
 """Events that record progress and never change a job's status."""
 
-ENDING_TYPES = frozenset({"Job.Completed", "Job.Failed", "Job.CancelAcknowledged", "Backup.Purged"})
+ENDING_TYPES = ENDING_EVENT_TYPES
 """Events after which a job needs no worker (SUCCESS, FAILED, or purged for good)."""
 
 JOB_TYPE_PREFIXES = ("Backup.", "Restore.", "Job.")
 """Event types of jobs (host, plan and guard events are not a worker's concern)."""
-
-ACTIVE_STATUSES = frozenset({"INITIALIZING", "IN_PROGRESS", "CANCELLING"})
 
 PAGE_SIZE = 500
 
