@@ -19,7 +19,7 @@ from domain.job import Job
 from domain.restore import RestoreSpec
 from domain.scope import Scope
 from projections import replay
-from projections.progress_fast import Progress, read_progress
+from projections.progress_fast import ProgressEvent, read_progress
 from projections.replay import compare, fresh_views, rebuild
 from projections.service import ViewsService
 from projections.views import ViewsMixin
@@ -103,7 +103,7 @@ def _apply_decoded(app: RewindApplication, view: ViewsMixin) -> None:
     """The whole log applied as validated domain events only (no fast path)."""
     notes = app.recorder.select_notifications(start=1, limit=10_000)
     events = [(app.mapper.to_domain_event(n), Tracking(app.name, n.id)) for n in notes]
-    assert not any(isinstance(event, Progress) for event, _ in events)
+    assert not any(isinstance(event, ProgressEvent) for event, _ in events)
     view.apply_events(events)
 
 
