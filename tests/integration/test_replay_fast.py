@@ -63,7 +63,8 @@ def _every_kind_of_log(app: RewindApplication) -> dict[str, UUID]:
     app.mark_intact(jobs["missing"], "verifier")
     jobs["running"] = _backup(app, "g7", entities=40)
     target = Scope(host_id="default", tenant_id="t1", group_id="g1")
-    restore = app.request_restore(RestoreSpec(backup_id=jobs["done"], target=target), "bob")
+    spec = RestoreSpec(backup_id=jobs["done"], target=target, allow_partial=True)
+    restore = app.request_restore(spec, "bob")
     jobs["restore"] = restore.id
     app.claim(restore.id, "w2", 30)
     app.resolve_scope(restore.id, "w2", 3)
