@@ -32,13 +32,14 @@ import structlog
 from adapters.artifacts import ArtifactStore, BlobCheck, Manifest, ManifestCorruptError
 from domain.application import RewindApplication
 from domain.errors import DomainError, IllegalMove
+from domain.lifecycle import CONTENT_STATUSES, SETTLED_STATUSES, BackupStatus
 
 log = structlog.get_logger("rewind.verifier")
 
-VERIFIABLE = ("SUCCESS", "MISSING", "FAILED")
+VERIFIABLE = tuple(s.value for s in BackupStatus if s in SETTLED_STATUSES)
 """Statuses whose artifacts are settled; the others refuse verification (IllegalMove)."""
 
-PERIODIC_STATUSES = ["SUCCESS", "MISSING"]
+PERIODIC_STATUSES = [s.value for s in BackupStatus if s in CONTENT_STATUSES]
 """What the periodic verifier samples: the statuses a verification can move."""
 
 

@@ -42,12 +42,13 @@ import orjson
 
 from adapters.artifacts import ArtifactError, ArtifactStore, ManifestCorruptError
 from domain.catalogue import parse_entity_key
+from domain.lifecycle import ACTIVE_STATUSES, SETTLED_STATUSES
 from projections.rows import BackupRow, OutcomeRow
 
-PENDING = frozenset({"INITIALIZING", "IN_PROGRESS", "CANCELLING"})
+PENDING = ACTIVE_STATUSES
 """Polling answers "pending" for these."""
 
-FINISHED = frozenset({"SUCCESS", "FAILED", "MISSING"})
+FINISHED = SETTLED_STATUSES
 """Polling answers "finished" (with the data) for these; DELETING backups are not shown."""
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"

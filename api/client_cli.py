@@ -36,8 +36,9 @@ from api.client_http import (
     RewindClient,
     resolve_connection,
 )
+from domain.lifecycle import FINISHED_STATUSES
 
-FINISHED = frozenset({"SUCCESS", "FAILED", "MISSING", "DELETING"})
+FINISHED = FINISHED_STATUSES
 """A watched job stops here (DELETING: someone deleted it meanwhile)."""
 
 STATUS_STYLE = {

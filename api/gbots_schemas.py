@@ -44,7 +44,7 @@ MEDIA_ONLY: tuple[str, ...] = tuple(sorted(MEDIA_ENTITIES))
 (without them a restore would not know where the files belong)."""
 
 
-class Strict(BaseModel):
+class GbotsStrict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -52,7 +52,7 @@ def _check_id(value: str | None, info: ValidationInfo) -> str | None:
     return None if value is None else check_name(value, info.field_name or "id")
 
 
-class BackupContent(Strict):
+class GbotsBackupContent(GbotsStrict):
     """What a backup (or a scheduled one) covers: seed 002's two switches plus the scope.
 
     ``include_database`` is the configuration: every group and user entity of the catalogue.
@@ -100,7 +100,7 @@ class BackupContent(Strict):
         return BackupKind.DATA if self.include_files else BackupKind.CONFIG
 
 
-class CreateBackupRequest(BackupContent):
+class CreateBackupRequest(GbotsBackupContent):
     """POST /api/v1/backup/create."""
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -122,18 +122,18 @@ class CreateBackupRequest(BackupContent):
         )
 
 
-class Progress(BaseModel):
+class GbotsProgress(BaseModel):
     done: int
     total: int | None
     percent: int | None
     """0-100 once the job knows how many entities it has; null before."""
 
 
-def progress(done: int, total: int | None) -> Progress:
+def progress(done: int, total: int | None) -> GbotsProgress:
     percent = None if not total else min(100, done * 100 // total)
     if total == 0:
         percent = 100
-    return Progress(done=done, total=total, percent=percent)
+    return GbotsProgress(done=done, total=total, percent=percent)
 
 
 def includes_database(*entity_lists: Iterable[str]) -> bool:
@@ -142,7 +142,7 @@ def includes_database(*entity_lists: Iterable[str]) -> bool:
     return any(e and e not in MEDIA_ENTITIES for entities in entity_lists for e in entities)
 
 
-class BackupView(BaseModel):
+class GbotsBackupView(BaseModel):
     """One backup as this dialect shows it (create, list, get). ``id`` and ``backup_id``
     are the same value (the seed's list reads ``id``, its create reads ``backup_id``);
     ``size`` is in bytes, 0 until the backup has finished."""
@@ -160,7 +160,7 @@ class BackupView(BaseModel):
     host_id: str
     tenant_id: str | None
     group_id: str | None
-    progress: Progress
+    progress: GbotsProgress
     failure_reason: str | None
     is_valid: bool
     has_errors: bool
@@ -168,7 +168,7 @@ class BackupView(BaseModel):
     and a restore of the whole of it needs ``allow_partial``."""
 
     @classmethod
-    def of(cls, row: BackupRow) -> BackupView:
+    def of(cls, row: BackupRow) -> GbotsBackupView:
         return cls(
             id=row.id,
             backup_id=row.id,
@@ -246,7 +246,7 @@ class RestoreResults(BaseModel):
     """Left as it was because the backup could not read it (``ignored`` counts them)."""
 
 
-class RestoreStatus(BaseModel):
+class GbotsRestoreStatus(BaseModel):
     """GET /api/v1/backup/restore/{job_id}/status."""
 
     job_id: str
@@ -257,14 +257,14 @@ class RestoreStatus(BaseModel):
     group_id: str | None
     existing: str
     safety_backup_id: str | None
-    progress: Progress
+    progress: GbotsProgress
     results: RestoreResults
     started_at: datetime
     completed_at: datetime | None
     failure_reason: str | None
 
     @classmethod
-    def of(cls, row: RestoreRow, outcomes: list[OutcomeRow]) -> RestoreStatus:
+    def of(cls, row: RestoreRow, outcomes: list[OutcomeRow]) -> GbotsRestoreStatus:
         counts = {"success": 0, "error": 0, "ignored": 0}
         for outcome in outcomes:
             counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
@@ -305,10 +305,10 @@ class RestoreStatus(BaseModel):
 DEFAULT_SCHEDULE_NAME = "general-bots-schedule"
 
 
-class ScheduleRequest(BackupContent):
+class ScheduleRequest(GbotsBackupContent):
     """POST /api/v1/backup/schedule (and, merged over the current values, PUT): seed 002's
     ``cron``, ``type`` and ``retention_days`` (backups of the schedule older than that many
-    days are deleted; absent: kept), the create switches and scope (BackupContent), a
+    days are deleted; absent: kept), the create switches and scope (GbotsBackupContent), a
     ``name``, and ``enabled`` (false: the schedule is paused and fires nothing)."""
 
     cron: str = Field(max_length=200)
@@ -401,7 +401,7 @@ class GbotsError(BaseModel):
     code: int
 
 
-class BackupList(RootModel[list[BackupView]]):
+class BackupList(RootModel[list[GbotsBackupView]]):
     """GET /api/v1/backup/list: newest first (``X-Total-Count``: how many match)."""
 
 
@@ -412,7 +412,7 @@ class BackupDeleted(BaseModel):
     status: str
 
 
-class RestoreAccepted(BaseModel):
+class GbotsRestoreAccepted(BaseModel):
     """POST /api/v1/backup/restore/{backup_id}: the restore job, started."""
 
     job_id: str

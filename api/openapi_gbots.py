@@ -43,7 +43,7 @@ def declare_gbots() -> None:
         "POST",
         f"{BASE}/create",
         "create a backup (full, incremental or differential)",
-        {201: gb.BackupView},
+        {201: gb.GbotsBackupView},
         body=gb.CreateBackupRequest,
     )
     total = ResponseHeader({"type": "string", "pattern": "^[0-9]+$"}, "how many match", True)
@@ -56,7 +56,7 @@ def declare_gbots() -> None:
         response_headers={"X-Total-Count": total},
     )
     one = f"{BASE}/{{backup_id}}"
-    _gbots("GET", one, "one backup", {200: gb.BackupView}, path=BackupPath)
+    _gbots("GET", one, "one backup", {200: gb.GbotsBackupView}, path=BackupPath)
     _gbots(
         "DELETE",
         one,
@@ -68,7 +68,7 @@ def declare_gbots() -> None:
         "POST",
         f"{BASE}/restore/{{backup_id}}",
         "restore a backup (202, the job); with dry_run, 200 with the diff",
-        {202: gb.RestoreAccepted, 200: gb.RestoreDryRun},
+        {202: gb.GbotsRestoreAccepted, 200: gb.RestoreDryRun},
         path=BackupPath,
         body=gb.RestoreBody,
     )
@@ -76,7 +76,7 @@ def declare_gbots() -> None:
         "GET",
         f"{BASE}/restore/{{job_id}}/status",
         "a restore job's status",
-        {200: gb.RestoreStatus},
+        {200: gb.GbotsRestoreStatus},
         path=JobPath,
     )
     schedules = f"{BASE}/schedule"

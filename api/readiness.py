@@ -24,7 +24,7 @@ from api.context import Services
 
 
 @dataclass
-class Readiness:
+class ReadinessReport:
     checks: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -59,9 +59,9 @@ def _problem(error: Exception) -> str:
     return f"failing: {type(error).__name__}: {str(error)[:200]}"
 
 
-def check_readiness(services: Services) -> Readiness:
+def check_readiness(services: Services) -> ReadinessReport:
     """Run every check (blocking I/O: call it off the event loop)."""
-    result = Readiness()
+    result = ReadinessReport()
     views = services.views
     head = None
     try:

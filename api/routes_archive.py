@@ -40,6 +40,7 @@ from api.context import SERVICES, Services
 from api.request_context import name_request
 from api.routes_native import find_backup_row
 from domain.errors import IllegalMove
+from domain.lifecycle import CONTENT_STATUSES
 from projections.rows import BackupRow
 
 log = structlog.get_logger("rewind.api")
@@ -100,7 +101,7 @@ async def _checked_manifest(services: Services, row: BackupRow) -> Manifest:
     )
     if manifest is not None and reason is None:
         return manifest
-    if row.status not in ("SUCCESS", "MISSING"):
+    if row.status not in CONTENT_STATUSES:
         raise IllegalMove(f"backup {row.id} holds no content to download ({row.status})")
     status = await services.run(record_damage, services.app, UUID(row.id), reason, "archive")
     raise IllegalMove(f"backup {row.id} is {status}, its content cannot be downloaded: {reason}")

@@ -32,13 +32,14 @@ from api.context import SERVICES, Services
 from api.errors import BadRequest
 from api.request_context import name_request
 from api.schemas import QueryParams
+from domain.lifecycle import SETTLED_STATUSES
 from projections.rows import AuditRow
 
 events_routes = web.RouteTableDef()
 
 KEEPALIVE_SECONDS = 15.0
 PAGE = 500
-FINISHED = frozenset({"SUCCESS", "FAILED", "MISSING"})
+FINISHED = SETTLED_STATUSES
 MAX_POSITION = (1 << 63) - 1
 """The database's largest integer: a larger ``after`` would fail in the query (a 500)."""
 

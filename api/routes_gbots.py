@@ -7,7 +7,7 @@ Routes (every one needs ``Authorization: Bearer TOKEN``; bodies are JSON objects
   Body: ``type`` (full | incremental | differential; full), ``include_files`` (media: the
   announcements' audio and the call recordings; true), ``include_database`` (configuration
   entities; true), ``host_id`` (``default``), ``tenant_id`` / ``group_id`` (whole host when
-  absent), ``name``, ``description`` (api.gbots_schemas.BackupContent says how the switches
+  absent), ``name``, ``description`` (api.gbots_schemas.GbotsBackupContent says how the switches
   map onto a backup). A backup of an overlapping scope already running: 409.
 * ``GET /api/v1/backup/list`` -> a JSON list of backups, newest first (``id``, ``created_at``,
   ``size`` in bytes, ``status``, ``type``, ...); the native list's filters (``host_id``,
@@ -20,7 +20,7 @@ Routes (every one needs ``Authorization: Bearer TOKEN``; bodies are JSON objects
   safety_backup_id}``; body api.gbots_schemas.RestoreOptions (``target`` host id, default the
   backup's host). ``dry_run: true`` -> 200 with the diff instead (nothing written). A restore
   already active on the target host: 409 "Restore already in progress".
-* ``GET /api/v1/backup/restore/{job_id}/status`` -> api.gbots_schemas.RestoreStatus.
+* ``GET /api/v1/backup/restore/{job_id}/status`` -> api.gbots_schemas.GbotsRestoreStatus.
 * ``POST /api/v1/backup/schedule`` -> 201 the schedule (``schedule_id``, ``cron``, ``type``,
   ``retention_days``, ...); ``GET`` -> a JSON list of them; ``PUT .../schedule/{id}`` ->
   200, the fields it names changed and deployed at once (no staging here); ``DELETE`` ->
@@ -52,11 +52,11 @@ from api.auth import PRINCIPAL
 from api.context import SERVICES, Services
 from api.errors import BadRequest, register_error_shape
 from api.gbots_schemas import (
-    BackupContent,
-    BackupView,
     CreateBackupRequest,
+    GbotsBackupContent,
+    GbotsBackupView,
+    GbotsRestoreStatus,
     RestoreOptions,
-    RestoreStatus,
     ScheduleRequest,
     ScheduleView,
 )
@@ -113,7 +113,7 @@ async def _check_host(services: Services, host_id: str, field: str) -> None:
         raise BadRequest(400, f"{field}: no registered host {host_id!r}")
 
 
-async def _check_scope(services: Services, body: BackupContent) -> None:
+async def _check_scope(services: Services, body: GbotsBackupContent) -> None:
     """The host is registered and has the tenant and group (400 naming the field)."""
     await _check_host(services, body.host_id, "host_id")
     host = await services.query(services.app.get_host, body.host_id)
@@ -135,7 +135,7 @@ async def create_backup(request: web.Request) -> web.Response:
     await _check_scope(services, body)
     backup = await services.run(services.app.request_backup, body.spec(), request[PRINCIPAL])
     row = await _backup_row(services, str(backup.id))
-    return _json(BackupView.of(row).model_dump(mode="json"), status=201)
+    return _json(GbotsBackupView.of(row).model_dump(mode="json"), status=201)
 
 
 @gbots_routes.get(f"{BASE}/list")
@@ -149,7 +149,7 @@ async def list_backups(request: web.Request) -> web.Response:
         query.offset() if paged else 0,
         query.pagesize if paged else None,
     )
-    response = _json([BackupView.of(r).model_dump(mode="json") for r in rows])
+    response = _json([GbotsBackupView.of(r).model_dump(mode="json") for r in rows])
     response.headers["X-Total-Count"] = str(total)
     return response
 
@@ -291,7 +291,7 @@ async def restore_status(request: web.Request) -> web.Response:
     if row is None:
         raise NotFound("Restore job not found")
     outcomes = await services.query(services.views.view.outcomes, row.id)
-    return _json(RestoreStatus.of(row, outcomes).model_dump(mode="json"))
+    return _json(GbotsRestoreStatus.of(row, outcomes).model_dump(mode="json"))
 
 
 # ---------------------------------------------------------------------- one backup
@@ -301,7 +301,7 @@ async def restore_status(request: web.Request) -> web.Response:
 async def get_backup(request: web.Request) -> web.Response:
     services = _services(request)
     row = await _backup_row(services, request.match_info["backup_id"])
-    return _json(BackupView.of(row).model_dump(mode="json"))
+    return _json(GbotsBackupView.of(row).model_dump(mode="json"))
 
 
 @gbots_routes.delete(f"{BASE}/{{backup_id}}")

@@ -44,12 +44,13 @@ from domain.application import RewindApplication
 from domain.backup import Backup
 from domain.catalogue import BackupKind
 from domain.errors import IllegalMove, NotFound, UnknownHost
+from domain.lifecycle import STOPPING_STATUSES
 from projections.rows import BackupRow
 from projections.views import BackupFilters
 
 BACKUPS = "/api/backup_and_restore/backups"
 HOSTS = "/api/config/deployment/hosts"
-STOPPING = ("CANCELLING", "DELETING")
+STOPPING = STOPPING_STATUSES
 
 qradar_routes = web.RouteTableDef()
 

@@ -38,14 +38,14 @@ from api.unitrends_schemas import (
     VerifyStatus,
     parse_day,
 )
-from domain.lifecycle import BackupStatus
+from domain.lifecycle import CONTENT_STATUSES, SETTLED_STATUSES, UNSUCCESSFUL_STATUSES, BackupStatus
 from projections.rows import BackupRow
 from projections.views import BackupFilters, Scope, ViewsMixin
 
 unitrends_routes = web.RouteTableDef()
 
 LISTED = sorted(s.value for s in BackupStatus if s is not BackupStatus.DELETING)
-ENDED = frozenset({"SUCCESS", "FAILED", "MISSING"})
+ENDED = SETTLED_STATUSES
 SECOND = timedelta(seconds=1) - timedelta(microseconds=1)
 MB = 1 << 20
 
@@ -176,7 +176,7 @@ def duration(start: datetime, end: datetime) -> str:
 def status_of(row: BackupRow) -> Status:
     if row.status == "SUCCESS":
         return "Warning" if row.error_calls > 0 else "Success"
-    if row.status in ("FAILED", "MISSING"):
+    if row.status in UNSUCCESSFUL_STATUSES:
         return "Failure"
     return "None"
 
@@ -216,7 +216,7 @@ def unitrends_backup(
         status=status_of(row),
         size=math.ceil(row.size_on_disk / MB),
         files=files,
-        verified=row.status in ("SUCCESS", "MISSING"),
+        verified=row.status in CONTENT_STATUSES,
         verify_status=verify_status_of(row),
         storage="artifacts" if row.content_path else "",
         output=output_of(row, files),

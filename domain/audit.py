@@ -54,7 +54,7 @@ def _redact_field(name: str, value: Any) -> Any:
 @dataclass(frozen=True, slots=True)
 class LogHead:
     """One log entry without its payload: what a follower of the whole log (the worker's
-    job tracker) needs, read without building the event (RewindApplication.read_log_heads)."""
+    job tracker) needs, read without building the event (adapters.event_log.read_log_heads)."""
 
     position: int
     type: str

@@ -16,7 +16,7 @@ from eventsourcing.domain import event
 from domain.catalogue import BackupKind, BackupType
 from domain.errors import IllegalMove
 from domain.job import EndsJobEvent, Job
-from domain.lifecycle import Move
+from domain.lifecycle import BackupStatus, Move
 from domain.lineage import BaseChoice
 from domain.model import Aggregate, Immutable
 from domain.scope import Scope
@@ -150,7 +150,7 @@ class Backup(Job):
         the worker stops. Returns False when a delete was already under way."""
         if self.status == "DELETING" and not self.purged:
             return False
-        if self.status == "CANCELLING" and self.delete_requested:
+        if self.status == BackupStatus.CANCELLING and self.delete_requested:
             return False
         if self.allows(Move.DELETE):
             self._check(Move.DELETE)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 from eventsourcing.domain import event
 
 from domain.errors import EntityAlreadyRecorded, IllegalMove, LeaseHeld, NotLeaseHolder
-from domain.lifecycle import IDEMPOTENT_REPEATS, Move, find_transition
+from domain.lifecycle import ACTIVE_STATUSES, IDEMPOTENT_REPEATS, Move, find_transition
 from domain.model import Aggregate, Immutable
 
 CANCELLED_REASON = "cancelled"
@@ -95,7 +95,7 @@ class Job(Aggregate):
     # ----------------------------------------------------------------- derived facts
     @property
     def is_active(self) -> bool:
-        return self.status in ("INITIALIZING", "IN_PROGRESS", "CANCELLING")
+        return self.status in ACTIVE_STATUSES
 
     @property
     def has_errors(self) -> bool:

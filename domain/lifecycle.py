@@ -155,10 +155,72 @@ IDEMPOTENT_REPEATS: frozenset[tuple[Move, str]] = frozenset(
 is accepted and records nothing."""
 
 ACTIVE_STATUSES: frozenset[str] = frozenset({"INITIALIZING", "IN_PROGRESS", "CANCELLING"})
-"""A job in one of these states holds its scope (see domain.guards)."""
+"""A job in one of these states holds its scope (see domain.guards). Every other module
+imports the status sets below rather than spelling them out (a unit test checks it), so
+a new status changes them in this one place."""
 
 FINISHED_STATUSES: frozenset[str] = frozenset({"SUCCESS", "FAILED", "MISSING", "DELETING"})
-"""Once a job reaches one of these it never runs again."""
+"""Once a job reaches one of these it never runs again (a client waiting for a job stops
+waiting here, a delete included)."""
+
+
+def _sources(move: Move) -> frozenset[str]:
+    """The statuses ``move`` may leave, as plain strings (rows compare with stored text)."""
+    return frozenset(
+        str(s) for row in BACKUP_TRANSITIONS if row.move == move for s in row.sources if s
+    )
+
+
+SETTLED_STATUSES: frozenset[str] = _sources(Move.DELETE)
+"""Finished and still kept: SUCCESS, FAILED, MISSING (a client may delete them; retention
+counts them; dialects report them as ended). DELETING is finished but on its way out."""
+
+UNSUCCESSFUL_STATUSES: frozenset[str] = SETTLED_STATUSES - {str(BackupStatus.SUCCESS)}
+"""Settled without a usable result: FAILED and MISSING."""
+
+CONTENT_STATUSES: frozenset[str] = _sources(Move.MARK_MISSING) | _sources(Move.MARK_INTACT)
+"""SUCCESS and MISSING: the backup wrote content, whole or found damaged; a verification
+moves a backup between the two, and only these have content to download."""
+
+STOPPING_STATUSES: frozenset[str] = frozenset(
+    str(row.target) for row in BACKUP_TRANSITIONS if row.move in (Move.CANCEL, Move.DELETE)
+)
+"""CANCELLING and DELETING: a client asked the job to stop or to go."""
+
+EVENT_MOVES: dict[str, Move] = {
+    "Job.Claimed": Move.CLAIM,
+    "Job.Resumed": Move.RESUME,
+    "Job.ScopeResolved": Move.RESOLVE_SCOPE,
+    "Job.EntitySucceeded": Move.RECORD_PROGRESS,
+    "Job.EntityFailed": Move.RECORD_PROGRESS,
+    "Job.EntityIgnored": Move.RECORD_PROGRESS,
+    "Job.Completed": Move.COMPLETE,
+    "Job.Failed": Move.FAIL,
+    "Job.CancelRequested": Move.CANCEL,
+    "Job.CancelAcknowledged": Move.ACKNOWLEDGE_CANCEL,
+    "Backup.DeleteAcknowledged": Move.ACKNOWLEDGE_DELETE,
+    "Backup.Purged": Move.PURGE,
+    "Backup.MarkedMissing": Move.MARK_MISSING,
+    "Backup.MarkedIntact": Move.MARK_INTACT,
+}
+"""Which row of the table each job event records, by the event's type as the log spells it
+(``Owner.Event``). DeleteRequested depends on the status it meets: DELETE from a finished
+backup, DELETE_RUNNING from a running one."""
+
+ENDING_MOVES: frozenset[Move] = frozenset(
+    {Move.COMPLETE, Move.FAIL, Move.ACKNOWLEDGE_CANCEL, Move.PURGE}
+)
+"""Moves after which a job needs no worker (SUCCESS, FAILED, or purged for good)."""
+
+ENDING_EVENT_TYPES: frozenset[str] = frozenset(
+    name for name, move in EVENT_MOVES.items() if move in ENDING_MOVES
+)
+"""The events recording an ending move."""
+
+PROGRESS_EVENT_TYPES: frozenset[str] = frozenset(
+    name for name, move in EVENT_MOVES.items() if move in (Move.RESOLVE_SCOPE, Move.RECORD_PROGRESS)
+)
+"""Events that record progress and never change a job's status."""
 
 
 def table_for(job_kind: str) -> tuple[Transition, ...]:

@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from domain.lifecycle import SETTLED_STATUSES
 from domain.model import Immutable
 
-FINISHED = frozenset({"SUCCESS", "FAILED", "MISSING"})
+FINISHED = SETTLED_STATUSES
 """Statuses a retention may delete from (the lifecycle's delete move)."""
 
 

@@ -12,7 +12,7 @@ would hold (str, int, bool), so validating it would return the same values:
 
 Anything else (unknown or missing fields, another type, a bad id or time) is left to the
 mapper and the ordinary fold, which accepts or rejects it as before. The rows
-written from a ``Progress`` are the ones ``projections.rows`` and ``domain.audit`` make from
+written from a ``ProgressEvent`` are the ones ``projections.rows`` and ``domain.audit`` make from
 the validated event, column for column; tests/integration/test_replay_fast.py compares views
 built both ways.
 
@@ -116,7 +116,7 @@ def _canonical_id(text: str) -> str:
 
 
 @dataclass(slots=True)
-class Progress:
+class ProgressEvent:
     """One progress event as the fast path read it."""
 
     cls: type[Any]
@@ -156,8 +156,8 @@ class Progress:
         return (self.job_id, p["key"], "ignored", None, p["reason"], 0, 0, position, 0)
 
 
-def read_progress(mapper: Mapper[Any], topic: str, stored: bytes) -> Progress | None:
-    """A stored event (its topic and state) as a Progress, or None when the mapper must
+def read_progress(mapper: Mapper[Any], topic: str, stored: bytes) -> ProgressEvent | None:
+    """A stored event (its topic and state) as a ProgressEvent, or None when the mapper must
     decode it."""
     found = FAST_TOPICS.get(topic)
     if found is None or mapper.cipher is not None or mapper.compressor is not None:
@@ -173,7 +173,7 @@ def read_progress(mapper: Mapper[Any], topic: str, stored: bytes) -> Progress | 
 
 def _read_checked(
     cls: type[Any], fields: tuple[tuple[str, ...], tuple[type, ...]], stored: bytes
-) -> Progress | None:
+) -> ProgressEvent | None:
     """The fast path for what the compiled decoder refuses: parsed, upcast, checked."""
     state = orjson.loads(stored)
     if not isinstance(state, dict):
@@ -187,8 +187,8 @@ def _read_checked(
     return _progress(cls, state)
 
 
-def _progress(cls: type[Any], state: dict[str, Any]) -> Progress | None:
-    """A checked state as a Progress (its envelope taken out, leaving the payload), or None
+def _progress(cls: type[Any], state: dict[str, Any]) -> ProgressEvent | None:
+    """A checked state as a ProgressEvent (its envelope taken out, leaving the payload), or None
     when its id or time would not validate."""
     try:
         job_id = _canonical_id(state.pop("originator_id"))
@@ -196,7 +196,7 @@ def _progress(cls: type[Any], state: dict[str, Any]) -> Progress | None:
         timestamp = datetime.fromisoformat(stamp)
     except ValueError:
         return None
-    return Progress(
+    return ProgressEvent(
         cls, job_id, state.pop("originator_version"), timestamp, _iso(stamp, timestamp), state
     )
 
@@ -245,7 +245,7 @@ class ProgressTotals:
             row.version,
         )
 
-    def add(self, event: Progress) -> None:
+    def add(self, event: ProgressEvent) -> None:
         self.status = _progress_status(self.kind, self.status)
         self.done += 1
         if event.cls is not Job.EntityIgnored:

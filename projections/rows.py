@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from domain import lifecycle
 from domain.backup import Backup, backup_name, reference_id_for
 from domain.job import CANCELLED_REASON, Job
 from domain.lifecycle import Move, find_transition
@@ -115,24 +116,19 @@ class AuditRow(Row):
     """Canonical JSON of the event's payload."""
 
 
+_EVENT_OWNERS: dict[str, type[Any]] = {"Job": Job, "Backup": Backup}
+
+
+def _event_class(event_type: str) -> type[Any]:
+    owner, _, name = event_type.partition(".")
+    cls: type[Any] = getattr(_EVENT_OWNERS[owner], name)
+    return cls
+
+
 EVENT_MOVES: dict[type[Any], Move] = {
-    Job.Claimed: Move.CLAIM,
-    Job.Resumed: Move.RESUME,
-    Job.ScopeResolved: Move.RESOLVE_SCOPE,
-    Job.EntitySucceeded: Move.RECORD_PROGRESS,
-    Job.EntityFailed: Move.RECORD_PROGRESS,
-    Job.EntityIgnored: Move.RECORD_PROGRESS,
-    Job.Completed: Move.COMPLETE,
-    Job.Failed: Move.FAIL,
-    Job.CancelRequested: Move.CANCEL,
-    Job.CancelAcknowledged: Move.ACKNOWLEDGE_CANCEL,
-    Backup.DeleteAcknowledged: Move.ACKNOWLEDGE_DELETE,
-    Backup.Purged: Move.PURGE,
-    Backup.MarkedMissing: Move.MARK_MISSING,
-    Backup.MarkedIntact: Move.MARK_INTACT,
+    _event_class(event_type): move for event_type, move in lifecycle.EVENT_MOVES.items()
 }
-"""Which row of the lifecycle table each event records (DeleteRequested depends on the
-status it meets: DELETE from a finished backup, DELETE_RUNNING from a running one)."""
+"""lifecycle.EVENT_MOVES keyed by event class, for the projection's dispatch."""
 
 PROGRESS_EVENTS = (Job.EntitySucceeded, Job.EntityFailed, Job.EntityIgnored)
 

@@ -34,7 +34,7 @@ from domain.audit import audit_entry
 from domain.backup import Backup
 from domain.job import Job
 from domain.restore import Restore
-from projections.progress_fast import Progress, ProgressTotals
+from projections.progress_fast import ProgressEvent, ProgressTotals
 from projections.row_cache import BackupRowCache
 from projections.rows import (
     PROGRESS_EVENTS,
@@ -346,7 +346,7 @@ class ViewsMixin:
     def _apply(
         self, load_job: JobLoader, pending: PreparedBatch, event: Any, position: int
     ) -> None:
-        if type(event) is Progress:
+        if type(event) is ProgressEvent:
             self._apply_progress(load_job, pending, event, position)
             return
         if pending.progress:
@@ -387,7 +387,7 @@ class ViewsMixin:
             pending.outcomes.append(to_params(outcome_row(event, position), OUTCOME_COLUMNS))
 
     def _apply_progress(
-        self, load_job: JobLoader, pending: PreparedBatch, event: Progress, position: int
+        self, load_job: JobLoader, pending: PreparedBatch, event: ProgressEvent, position: int
     ) -> None:
         """The fast path (projections/progress_fast.py): the same rows as ``_apply``
         makes from the validated event, without building it or copying the job's row."""

@@ -52,6 +52,7 @@ from domain.errors import (
     UnknownHost,
 )
 from domain.host import HostSettings
+from domain.lifecycle import BackupStatus
 from domain.progress import ProgressRecord
 
 log = structlog.get_logger("rewind.worker")
@@ -108,7 +109,7 @@ class BackupRun:
     async def execute(self) -> None:
         """Run the backup to its end (or until it is no longer ours)."""
         status = self.backup.status
-        if status == "CANCELLING":
+        if status == BackupStatus.CANCELLING:
             self._halt = _Halt.CANCEL
         elif status == "IN_PROGRESS":
             await self._work()
@@ -240,7 +241,7 @@ class BackupRun:
     async def _conclude(self) -> None:
         if self._halt is None and self.stop.is_set():
             job = await asyncio.to_thread(self.handle.refresh)
-            self._halt = _Halt.CANCEL if job.status == "CANCELLING" else _Halt.LOST
+            self._halt = _Halt.CANCEL if job.status == BackupStatus.CANCELLING else _Halt.LOST
         if self._halt is None:
             await self._finish()
         if self._halt is _Halt.FAIL:
@@ -310,7 +311,7 @@ class BackupRun:
             self._set_halt(_Halt.LOST)
         except IllegalMove:
             job = await asyncio.to_thread(self.handle.refresh)
-            self._set_halt(_Halt.CANCEL if job.status == "CANCELLING" else _Halt.LOST)
+            self._set_halt(_Halt.CANCEL if job.status == BackupStatus.CANCELLING else _Halt.LOST)
         except DomainError as error:
             self.log.warning("command refused", command=name, error=error.message)
             self._set_halt(_Halt.LOST)

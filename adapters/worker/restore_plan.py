@@ -151,7 +151,7 @@ class Step:
 
 
 @dataclass
-class Plan:
+class RestorePlan:
     steps: list[Step]
     target_users: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
@@ -181,10 +181,12 @@ def _entity_steps(content: BackupContent, spec: RestoreSpec, prefix: str) -> lis
     return steps
 
 
-async def restore_steps(reader: TargetReader, content: BackupContent, spec: RestoreSpec) -> Plan:
+async def restore_steps(
+    reader: TargetReader, content: BackupContent, spec: RestoreSpec
+) -> RestorePlan:
     """The steps of a restore (see the module doc). Lists the target's users; PbxError when
     it cannot."""
-    plan = Plan([])
+    plan = RestorePlan([])
     delete = whole_group(spec)
     for tenant, group in content.groups:
         users = set(await reader.users(tenant, group))
@@ -227,12 +229,12 @@ def referenced_files(content: BackupContent, key: str) -> list[tuple[str, str, s
 
 # ----------------------------------------------------------------------------- dry run
 @dataclass(frozen=True)
-class DryRun:
+class DryRunResult:
     diff: StateDiff
     skipped: list[Skipped]
 
 
-async def dry_run(reader: TargetReader, content: BackupContent, spec: RestoreSpec) -> DryRun:
+async def dry_run(reader: TargetReader, content: BackupContent, spec: RestoreSpec) -> DryRunResult:
     """What differs between the backup (old) and the target now (new), over what the restore
     would look at, and what it would skip; writes nothing."""
     plan = await restore_steps(reader, content, spec)
@@ -269,13 +271,13 @@ async def dry_run(reader: TargetReader, content: BackupContent, spec: RestoreSpe
                 current = await reader.document(key, calls)
                 if current is not None:
                     new[key] = current
-    return DryRun(diff_states(old, new, old_media, new_media), skipped)
+    return DryRunResult(diff_states(old, new, old_media, new_media), skipped)
 
 
 __all__ = [
     "Calls",
-    "DryRun",
-    "Plan",
+    "DryRunResult",
+    "RestorePlan",
     "Step",
     "TargetReader",
     "dry_run",

@@ -52,7 +52,7 @@ from adapters.worker.backup_content import (
 from adapters.worker.entities import RECORDINGS, group_path
 from adapters.worker.restore_plan import (
     Calls,
-    Plan,
+    RestorePlan,
     Step,
     TargetReader,
     entity_path,
@@ -68,6 +68,7 @@ from domain.errors import (
     NotLeaseHolder,
 )
 from domain.host import HostSettings
+from domain.lifecycle import BackupStatus
 from domain.restore import Restore
 
 log = structlog.get_logger("rewind.worker")
@@ -130,7 +131,7 @@ class RestoreRun:
 
     async def execute(self) -> None:
         status = self.restore.status
-        if status == "CANCELLING":
+        if status == BackupStatus.CANCELLING:
             await self._acknowledge()
             return
         if status != "IN_PROGRESS":
@@ -147,7 +148,7 @@ class RestoreRun:
             pass
         if self._ending is None and self.stop.is_set():
             job = await asyncio.to_thread(self.handle.refresh)
-            self._ending = "cancel" if job.status == "CANCELLING" else "lost"
+            self._ending = "cancel" if job.status == BackupStatus.CANCELLING else "lost"
         if self._ending == "cancel":
             await self._acknowledge()
 
@@ -193,7 +194,12 @@ class RestoreRun:
         return None
 
     async def _step(
-        self, reader: TargetReader, content: BackupContent, plan: Plan, step: Step, calls: Calls
+        self,
+        reader: TargetReader,
+        content: BackupContent,
+        plan: RestorePlan,
+        step: Step,
+        calls: Calls,
     ) -> str:
         """Carry out one step; the digest to record."""
         users = plan.target_users[(step.tenant, step.group)]
@@ -250,7 +256,7 @@ class RestoreRun:
             self._ending = "lost"
         except IllegalMove:
             job = await asyncio.to_thread(self.handle.refresh)
-            self._ending = "cancel" if job.status == "CANCELLING" else "lost"
+            self._ending = "cancel" if job.status == BackupStatus.CANCELLING else "lost"
         except DomainError as error:
             self.log.warning("command refused", command=command.__name__, error=error.message)
             self._ending = "lost"

@@ -50,6 +50,7 @@ from domain.application import RewindApplication
 from domain.errors import DomainError
 from domain.host import HostSettings
 from domain.job import Job
+from domain.lifecycle import BackupStatus
 
 log = structlog.get_logger("rewind.worker")
 
@@ -215,7 +216,7 @@ class Worker:
         for job in jobs:
             if self._busy_with(job.job_id) or self._backing_off(job.job_id):
                 continue
-            if job.status == "CANCELLING" and self._unattended(job, now):
+            if job.status == BackupStatus.CANCELLING and self._unattended(job, now):
                 self._start_chore(job.job_id, self._acknowledge(job.job_id))
             elif job.status == "DELETING" and not job.purged and job.kind == "backup":
                 self._start_chore(job.job_id, self._purge(job.job_id))

@@ -23,23 +23,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from adapters.event_log import read_log_heads
 from domain.application import RewindApplication
 from domain.backup import Backup
 from domain.errors import NotFound
 from domain.job import Job
+from domain.lifecycle import ACTIVE_STATUSES, ENDING_EVENT_TYPES, PROGRESS_EVENT_TYPES
 
-PROGRESS_TYPES = frozenset(
-    {"Job.ScopeResolved", "Job.EntitySucceeded", "Job.EntityFailed", "Job.EntityIgnored"}
-)
+PROGRESS_TYPES = PROGRESS_EVENT_TYPES
 """Events that record progress and never change a job's status."""
 
-ENDING_TYPES = frozenset({"Job.Completed", "Job.Failed", "Job.CancelAcknowledged", "Backup.Purged"})
+ENDING_TYPES = ENDING_EVENT_TYPES
 """Events after which a job needs no worker (SUCCESS, FAILED, or purged for good)."""
 
 JOB_TYPE_PREFIXES = ("Backup.", "Restore.", "Job.")
 """Event types of jobs (host, plan and guard events are not a worker's concern)."""
-
-ACTIVE_STATUSES = frozenset({"INITIALIZING", "IN_PROGRESS", "CANCELLING"})
 
 PAGE_SIZE = 500
 
@@ -108,7 +106,7 @@ class JobTracker:
         stale: dict[UUID, None] = {}
         changed = False
         while True:
-            batch = self.app.read_log_heads(self.position, self.page_size)
+            batch = read_log_heads(self.app, self.position, self.page_size)
             for entry in batch:
                 self.position = entry.position
                 if not entry.type.startswith(JOB_TYPE_PREFIXES):

@@ -75,7 +75,7 @@ def test_a_stored_version_1_progress_event_is_upcast_on_load(store: StoreTarget)
         assert loaded.error_calls == 0
         assert loaded.outcomes["t1/g1/group/profile"].digest == "ab" * 32
         # New events are stored as version 2 and carry no "calls".
-        app.record_success(backup.id, "w1", "t1/g1/group/ivr", "cd" * 32, 2, 1)
+        app.hold(backup.id, "w1").record_success("t1/g1/group/ivr", "cd" * 32, 2, 1)
         last = app.history(backup.id)[-1]
         assert last.payload["successful_calls"] == 2
         assert "calls" not in last.payload
@@ -88,8 +88,8 @@ def test_history_lists_every_event_of_a_job_in_order_with_principals(store: Stor
     try:
         bid = backup.id
         app.resolve_scope(bid, "w1", 1)
-        app.record_success(bid, "w1", "t1/g1/group/profile", "ab" * 32, 1)
-        app.complete(bid, "w1", 100, "/x")
+        app.hold(bid, "w1").record_success("t1/g1/group/profile", "ab" * 32, 1)
+        app.hold(bid, "w1").complete(100, "/x")
         app.delete_backup(bid, "bob")
         entries = app.history(bid)
         assert [e.type for e in entries] == [

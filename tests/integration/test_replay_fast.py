@@ -19,7 +19,7 @@ from domain.job import Job
 from domain.restore import RestoreSpec
 from domain.scope import Scope
 from projections import replay
-from projections.progress_fast import Progress, read_progress
+from projections.progress_fast import ProgressEvent, read_progress
 from projections.replay import compare, fresh_views, rebuild
 from projections.service import ViewsService
 from projections.views import ViewsMixin
@@ -32,9 +32,9 @@ def _backup(app: RewindApplication, group: str, entities: int = 3) -> UUID:
     app.claim(backup_id, "w1", 30)
     app.resolve_scope(backup_id, "w1", entities + 2)
     for i in range(entities):
-        app.record_success(backup_id, "w1", f"t1/{group}/user/u{i}", f"{i:064x}", 2, 1, i == 1)
-    app.record_error(backup_id, "w1", f"t1/{group}/user/broken", "HTTP 500", 1, 3)
-    app.record_ignored(backup_id, "w1", f"t1/{group}/user/odd", "not served")
+        app.hold(backup_id, "w1").record_success(f"t1/{group}/user/u{i}", f"{i:064x}", 2, 1, i == 1)
+    app.hold(backup_id, "w1").record_error(f"t1/{group}/user/broken", "HTTP 500", 1, 3)
+    app.hold(backup_id, "w1").record_ignored(f"t1/{group}/user/odd", "not served")
     return backup_id
 
 
@@ -44,35 +44,34 @@ def _every_kind_of_log(app: RewindApplication) -> dict[str, UUID]:
     app.register_host("default", HostSettings(name="pbx", base_url="http://pbx"), "admin")
     jobs: dict[str, UUID] = {}
     jobs["done"] = _backup(app, "g1")
-    app.complete(jobs["done"], "w1", 420, "/artifacts/g1.json")
+    app.hold(jobs["done"], "w1").complete(420, "/artifacts/g1.json")
     jobs["failed"] = _backup(app, "g2")
     app.fail(jobs["failed"], "PBX unreachable", "worker:w1")
     jobs["cancelled"] = _backup(app, "g3")
     app.cancel(jobs["cancelled"], "alice")
     app.acknowledge_cancel(jobs["cancelled"], "worker:w1")
     jobs["deleted"] = _backup(app, "g4")
-    app.complete(jobs["deleted"], "w1", 1, "/artifacts/g4.json")
+    app.hold(jobs["deleted"], "w1").complete(1, "/artifacts/g4.json")
     app.delete_backup(jobs["deleted"], "alice")
     jobs["purged"] = _backup(app, "g5")
-    app.complete(jobs["purged"], "w1", 1, "/artifacts/g5.json")
+    app.hold(jobs["purged"], "w1").complete(1, "/artifacts/g5.json")
     app.delete_backup(jobs["purged"], "alice")
     app.purge_backup(jobs["purged"], 3, "system")
     jobs["missing"] = _backup(app, "g6")
-    app.complete(jobs["missing"], "w1", 1, "/artifacts/g6.json")
+    app.hold(jobs["missing"], "w1").complete(1, "/artifacts/g6.json")
     app.mark_missing(jobs["missing"], "blob gone", "verifier")
     app.mark_intact(jobs["missing"], "verifier")
     jobs["running"] = _backup(app, "g7", entities=40)
     target = Scope(host_id="default", tenant_id="t1", group_id="g1")
-    restore = app.request_restore(
-        RestoreSpec(backup_id=jobs["done"], target=target, allow_partial=True), "bob"
-    )
+    spec = RestoreSpec(backup_id=jobs["done"], target=target, allow_partial=True)
+    restore = app.request_restore(spec, "bob")
     jobs["restore"] = restore.id
     app.claim(restore.id, "w2", 30)
     app.resolve_scope(restore.id, "w2", 3)
-    app.record_success(restore.id, "w2", "t1/g1/user/u0", "0" * 64, 1)
-    app.record_error(restore.id, "w2", "t1/g1/user/u1", "refused", 0, 1)
-    app.record_ignored(restore.id, "w2", "t1/g1/user/u2", "skip existing")
-    app.complete(restore.id, "w2")
+    app.hold(restore.id, "w2").record_success("t1/g1/user/u0", "0" * 64, 1)
+    app.hold(restore.id, "w2").record_error("t1/g1/user/u1", "refused", 0, 1)
+    app.hold(restore.id, "w2").record_ignored("t1/g1/user/u2", "skip existing")
+    app.hold(restore.id, "w2").complete()
     return jobs
 
 
@@ -105,7 +104,7 @@ def _apply_decoded(app: RewindApplication, view: ViewsMixin) -> None:
     """The whole log applied as validated domain events only (no fast path)."""
     notes = app.recorder.select_notifications(start=1, limit=10_000)
     events = [(app.mapper.to_domain_event(n), Tracking(app.name, n.id)) for n in notes]
-    assert not any(isinstance(event, Progress) for event, _ in events)
+    assert not any(isinstance(event, ProgressEvent) for event, _ in events)
     view.apply_events(events)
 
 

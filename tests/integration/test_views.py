@@ -39,10 +39,10 @@ def _seed(app: RewindApplication, groups: int = 3, tenant: str = "t1") -> list[U
         backup = app.request_backup(spec, "alice")
         app.claim(backup.id, "w1", 30)
         app.resolve_scope(backup.id, "w1", 2)
-        app.record_success(backup.id, "w1", f"{tenant}/g{g}/group/profile", "ab" * 32, 1)
-        app.record_ignored(backup.id, "w1", f"{tenant}/g{g}/group/nonsense", "not served")
+        app.hold(backup.id, "w1").record_success(f"{tenant}/g{g}/group/profile", "ab" * 32, 1)
+        app.hold(backup.id, "w1").record_ignored(f"{tenant}/g{g}/group/nonsense", "not served")
         if g % 2 == 0:
-            app.complete(backup.id, "w1", 42, "/x")
+            app.hold(backup.id, "w1").complete(42, "/x")
         ids.append(backup.id)
     return ids
 

@@ -283,15 +283,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         if outcome == "success":
 
             def call() -> Job:
-                return self.app.record_success(job_id, worker, key, "0" * 64, 2, 1)
+                return self.app.hold(job_id, worker).record_success(key, "0" * 64, 2, 1)
         elif outcome == "error":
 
             def call() -> Job:
-                return self.app.record_error(job_id, worker, key, "boom", 0, 3)
+                return self.app.hold(job_id, worker).record_error(key, "boom", 0, 3)
         else:
 
             def call() -> Job:
-                return self.app.record_ignored(job_id, worker, key, "not served")
+                return self.app.hold(job_id, worker).record_ignored(key, "not served")
 
         error = self.move_error(job, Move.RECORD_PROGRESS)
         if error is None and worker != job.worker:
@@ -313,9 +313,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         if error is None and worker != job.worker:
             error = NotLeaseHolder
         if error is not None:
-            self.expect_refused(error, job_id, lambda: self.app.complete(job_id, worker, 10))
+            self.expect_refused(error, job_id, lambda: self.app.hold(job_id, worker).complete(10))
             return
-        self.check_reload(self.app.complete(job_id, worker, 10))
+        self.check_reload(self.app.hold(job_id, worker).complete(10))
         self.moved(job, Move.COMPLETE)
         self.release(job_id, job)
 
