@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from adapters.artifacts import ArtifactStore
-from adapters.pbx_client import PbxCallFailed, PbxClient, PbxError, PbxNotFound
+from adapters.pbx.client import PbxCallFailed, PbxClient, PbxError, PbxNotFound
 from adapters.process_metrics import READ_YOUR_WRITES_WAIT
 from adapters.secrets import Sealer, open_credentials
 from adapters.settings import Settings

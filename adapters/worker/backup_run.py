@@ -31,7 +31,7 @@ from typing import Any
 import structlog
 
 from adapters.artifacts import ArtifactError, ArtifactStore
-from adapters.pbx_client import PbxClient
+from adapters.pbx.client import PbxClient
 from adapters.worker.base_content import NO_BASE, load_base, size_added
 from adapters.worker.entities import (
     ArtifactStoreFailure,

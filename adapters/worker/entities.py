@@ -1,6 +1,6 @@
 """Fetching one entity of a backup: its document, its renderings and the media it references.
 
-Call counting follows the PBX client's definition (adapters/pbx_client.py) per entity: every
+Call counting follows the PBX client's definition (adapters/pbx/client.py) per entity: every
 logical call that succeeded is one successful call, every PbxCallFailed / PbxRejected one
 error call. Scope listing is not counted (it is not an entity), so a backup's
 successful_calls / error_calls count exactly its entity and media calls.
@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from adapters.artifacts import ArtifactStore
 from adapters.artifacts.deferred import DeferredBlobs
-from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
 from adapters.renderers import render_json, render_xml
 from adapters.worker.base_content import NO_BASE, BaseContent
 from domain.backup import BackupSpec

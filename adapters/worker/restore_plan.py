@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from adapters.artifacts import ArtifactStore
-from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
 from adapters.restore_diff import Skipped, StateDiff, diff_states
 from adapters.worker.backup_content import (
     BackupContent,

@@ -41,7 +41,7 @@ from uuid import UUID
 import structlog
 
 from adapters.artifacts import ArtifactError, ArtifactStore, sha256_hex
-from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
 from adapters.renderers import render_json
 from adapters.restore_diff import same
 from adapters.worker.backup_content import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
 from adapters.worker.entities import RECORDINGS, WorkItem, group_path, tenant_path
 from domain.backup import BackupSpec
 from domain.catalogue import BackupKind

@@ -20,7 +20,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.artifacts import ArtifactStore
-from adapters.pbx_client import PbxClient
+from adapters.pbx.client import PbxClient
 from adapters.restore_diff import diff_states
 from adapters.secrets import hash_token
 from adapters.settings import Settings

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from adapters.artifacts import ArtifactStore
-from adapters.pbx_client import PbxClient
+from adapters.pbx.client import PbxClient
 from adapters.worker import Worker
 from adapters.worker.backup_content import load_backup_content
 from adapters.worker.restore_plan import TargetReader, dry_run
