@@ -90,7 +90,7 @@ class BackupRun:
         self._crash: BaseException | None = None
         self._base = NO_BASE
         self.log = log.bind(job_id=str(handle.job.id), worker_id=handle.worker_id)
-        self._blobs = artifacts.deferred()
+        self._blobs = artifacts.batch()
         """Entity blobs of this run, made durable together before each progress save."""
         self._progress = ProgressBatcher(handle, before_save=self._commit_blobs)
 
@@ -145,7 +145,7 @@ class BackupRun:
             self._blobs.discard()
 
     def _commit_blobs(self) -> None:
-        """Before a batch of progress is saved: its blobs become durable (see DeferredBlobs)."""
+        """Before a batch of progress is saved: its blobs become durable (see BlobBatch)."""
         try:
             self._blobs.commit()
         except OSError as error:
@@ -272,9 +272,7 @@ class BackupRun:
         manifest = build_manifest(backup, self.artifacts)
         self.artifacts.write_manifest(manifest)
         backup_id = str(backup.id)
-        return size_added(self.artifacts, manifest, self._base), self.artifacts.content_path(
-            backup_id
-        )
+        return size_added(self.artifacts, manifest, self._base), self.artifacts.location(backup_id)
 
     async def _acknowledge(self) -> None:
         try:

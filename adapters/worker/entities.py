@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
-from adapters.artifacts import ArtifactStore
-from adapters.artifacts.deferred import DeferredBlobs
+from adapters.artifacts import ArtifactStore, BlobBatch
 from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
 from adapters.renderers import render_json, render_xml
 from adapters.worker.base_content import NO_BASE, BaseContent
@@ -133,13 +132,14 @@ class _Calls:
 
 
 def store_renderings(
-    artifacts: ArtifactStore, document: Any, xml: bool, deferred: DeferredBlobs | None = None
+    artifacts: ArtifactStore, document: Any, xml: bool, deferred: BlobBatch | None = None
 ) -> str:
     """Store the canonical JSON (its digest is the entity's) and, if asked, the XML;
     with ``deferred``, durable only once that batch is committed."""
-    digest = artifacts.put_bytes(render_json(document), deferred).digest
+    put = artifacts.put_bytes if deferred is None else deferred.put
+    digest = put(render_json(document)).digest
     if xml:
-        artifacts.put_bytes(render_xml(document), deferred)
+        put(render_xml(document))
     return digest
 
 
@@ -161,7 +161,7 @@ class EntityFetcher:
         artifacts: ArtifactStore,
         spec: BackupSpec,
         base: BaseContent = NO_BASE,
-        deferred: DeferredBlobs | None = None,
+        deferred: BlobBatch | None = None,
     ) -> None:
         self.client = client
         self.artifacts = artifacts
