@@ -32,6 +32,7 @@ import structlog
 
 from adapters.artifacts import ArtifactError, ArtifactStore
 from adapters.pbx.client import PbxClient
+from adapters.pbx.gateways import gateway_for
 from adapters.worker.base_content import NO_BASE, load_base, size_added
 from adapters.worker.entities import (
     ArtifactStoreFailure,
@@ -162,7 +163,7 @@ class BackupRun:
 
     async def _resolve(self, client: PbxClient) -> list[WorkItem] | None:
         try:
-            groups = await ScopeLister(client, self.backup.scope).groups()
+            groups = await ScopeLister(gateway_for(client), self.backup.scope).groups()
         except ScopeUnavailable as error:
             self._fail(str(error))
             return None

@@ -18,39 +18,25 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote
 
 from adapters.artifacts import ArtifactStore, BlobBatch
 from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.pbx.tree.paths import (
+    RECORDINGS,
+    entity_path,
+    media_path,
+)
 from adapters.renderers import render_json, render_xml
 from adapters.worker.base_content import NO_BASE, BaseContent
 from domain.backup import BackupSpec
-from domain.catalogue import DATA_ENTITIES, MEDIA_ENTITIES, OutputFormat, entity_key
+from domain.catalogue import MEDIA_ENTITIES, OutputFormat, entity_key
 
-RECORDINGS = DATA_ENTITIES[0]
 """The group-level entity only DATA backups carry: the call recordings and their audio."""
 
 PAGE_SIZE = 100
 """Items per page when an entity is itself a paged list (recordings)."""
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
-
-
-def _q(segment: str) -> str:
-    """One URL path segment (ids come from the PBX and must not reshape the path)."""
-    return quote(segment, safe="")
-
-
-def tenant_path(tenant_id: str) -> str:
-    return f"/1.0/tenants/{_q(tenant_id)}"
-
-
-def group_path(tenant_id: str, group_id: str) -> str:
-    return f"{tenant_path(tenant_id)}/groups/{_q(group_id)}"
-
-
-def media_path(tenant_id: str, group_id: str, file_id: str) -> str:
-    return f"{group_path(tenant_id, group_id)}/media/{_q(file_id)}"
 
 
 def media_key(tenant_id: str, group_id: str, file_id: str) -> str:
@@ -100,12 +86,7 @@ class WorkItem:
 
     @property
     def path(self) -> str:
-        base = group_path(self.tenant_id, self.group_id)
-        if self.user_id is not None:
-            return f"{base}/users/{_q(self.user_id)}/{_q(self.entity)}"
-        if self.entity == RECORDINGS:
-            return f"{base}/recordings/"
-        return f"{base}/{_q(self.entity)}"
+        return entity_path(self.tenant_id, self.group_id, self.entity, self.user_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from adapters.artifacts import ArtifactStore
 from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.pbx.tree.paths import RECORDINGS, group_path, media_path
 from adapters.restore_diff import Skipped, StateDiff, diff_states
 from adapters.worker.backup_content import (
     BackupContent,
@@ -28,14 +29,7 @@ from adapters.worker.backup_content import (
     selected,
     whole_group,
 )
-from adapters.worker.entities import (
-    RECORDINGS,
-    WorkItem,
-    group_path,
-    media_key,
-    media_path,
-    media_refs,
-)
+from adapters.worker.entities import WorkItem, media_key, media_refs
 from domain.catalogue import MEDIA_ENTITIES, entity_key, parse_entity_key
 from domain.restore import RestoreSpec
 

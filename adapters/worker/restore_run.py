@@ -42,6 +42,7 @@ import structlog
 
 from adapters.artifacts import ArtifactError, ArtifactStore, sha256_hex
 from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.pbx.tree.paths import RECORDINGS, group_path
 from adapters.renderers import render_json
 from adapters.restore_diff import same
 from adapters.worker.backup_content import (
@@ -49,7 +50,6 @@ from adapters.worker.backup_content import (
     ContentUnavailable,
     load_backup_content,
 )
-from adapters.worker.entities import RECORDINGS, group_path
 from adapters.worker.restore_plan import (
     Calls,
     Plan,
