@@ -42,7 +42,8 @@ import structlog
 
 from adapters.artifacts import ArtifactError, ArtifactStore, sha256_hex
 from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
-from adapters.pbx.tree.paths import RECORDINGS, group_path
+from adapters.pbx.gateways import gateway_for
+from adapters.pbx.tree.paths import RECORDINGS
 from adapters.renderers import render_json
 from adapters.restore_diff import same
 from adapters.worker.backup_content import (
@@ -55,7 +56,6 @@ from adapters.worker.restore_plan import (
     Plan,
     Step,
     TargetReader,
-    entity_path,
     referenced_files,
     restore_steps,
 )
@@ -163,7 +163,7 @@ class RestoreRun:
             host = await asyncio.to_thread(self.handle.app.get_host, spec.target.host_id)
         except DomainError as error:
             return str(error)
-        reader = TargetReader(self.clients(host.settings))
+        reader = TargetReader(gateway_for(self.clients(host.settings)))
         try:
             plan = await restore_steps(reader, content, spec)
         except (PbxCallFailed, PbxRejected, PbxNotFound) as error:
@@ -199,12 +199,12 @@ class RestoreRun:
         users = plan.target_users[(step.tenant, step.group)]
         if step.kind == "remove_user":
             assert step.user is not None
-            await reader.delete(f"{group_path(step.tenant, step.group)}/users/{step.user}", calls)
+            await reader.delete_user(step.tenant, step.group, step.user, calls)
             users.discard(step.user)
             return DELETED_DIGEST
         if step.kind == "remove_entity":
             if await reader.document(step.key, calls) is not None:
-                await reader.delete(entity_path(step.key), calls)
+                await reader.delete(step.key, calls)
             return DELETED_DIGEST
         document = content.documents[step.key]
         existing = self.restore.spec.existing
