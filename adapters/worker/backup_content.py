@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.artifacts import ArtifactError, ArtifactStore
-from adapters.pbx.tree.paths import RECORDINGS
 from adapters.renderers import parse_json
-from adapters.worker.entities import downloads_media, media_key, media_refs
+from adapters.worker.entities import RECORDINGS, downloads_media, media_key, media_refs
 from domain.backup import Backup
 from domain.catalogue import MEDIA_ENTITIES, BackupKind, parse_entity_key
 from domain.restore import RestoreSpec

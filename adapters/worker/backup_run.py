@@ -136,7 +136,9 @@ class BackupRun:
             type=self.backup.effective_type.value,
             base=self._base.backup_id,
         )
-        fetcher = EntityFetcher(client, self.artifacts, self.backup.spec, self._base, self._blobs)
+        fetcher = EntityFetcher(
+            gateway_for(client), self.artifacts, self.backup.spec, self._base, self._blobs
+        )
         try:
             await self._process(fetcher, pending)
         finally:

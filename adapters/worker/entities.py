@@ -15,28 +15,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from adapters.artifacts import ArtifactStore, BlobBatch
 from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
-from adapters.pbx.tree.paths import (
-    RECORDINGS,
-    entity_path,
-    media_path,
-)
+from adapters.pbx.gateways import gateway_for
 from adapters.renderers import render_json, render_xml
 from adapters.worker.base_content import NO_BASE, BaseContent
 from domain.backup import BackupSpec
-from domain.catalogue import MEDIA_ENTITIES, OutputFormat, entity_key
+from domain.catalogue import DATA_ENTITIES, MEDIA_ENTITIES, OutputFormat, entity_key
+from domain.ports.pbx import PbxGateway
 
 """The group-level entity only DATA backups carry: the call recordings and their audio."""
 
-PAGE_SIZE = 100
 """Items per page when an entity is itself a paged list (recordings)."""
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+
+RECORDINGS = DATA_ENTITIES[0]
+"""The group-level listing of call recordings (read page by page, its files always kept)."""
 
 
 def media_key(tenant_id: str, group_id: str, file_id: str) -> str:
@@ -83,10 +82,6 @@ class WorkItem:
     @property
     def key(self) -> str:
         return entity_key(self.tenant_id, self.group_id, self.entity, self.user_id)
-
-    @property
-    def path(self) -> str:
-        return entity_path(self.tenant_id, self.group_id, self.entity, self.user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +133,14 @@ class EntityFetcher:
 
     def __init__(
         self,
-        client: PbxClient,
+        gateway: PbxGateway | PbxClient,
         artifacts: ArtifactStore,
         spec: BackupSpec,
         base: BaseContent = NO_BASE,
         deferred: BlobBatch | None = None,
     ) -> None:
-        self.client = client
+        self.gateway = gateway_for(gateway) if isinstance(gateway, PbxClient) else gateway
+        """The source PBX (a bare client is taken as a tree PBX)."""
         self.artifacts = artifacts
         self.spec = spec
         self.base = base
@@ -201,46 +197,42 @@ class EntityFetcher:
         return await asyncio.to_thread(self.artifacts.reuse, expected)
 
     async def _document(self, item: WorkItem, calls: _Calls) -> Any:
+        t, g = item.tenant_id, item.group_id
         if item.entity == RECORDINGS and item.user_id is None:
-            return await self._paged(item.path, calls)
-        return await self._counted(item.path, None, calls)
+            return await self._paged(item, calls)
+        return await self._counted(self.gateway.read_entity(t, g, item.entity, item.user_id), calls)
 
-    async def _counted(
-        self, path: str, params: dict[str, str | int] | None, calls: _Calls, *, paged: bool = False
-    ) -> Any:
-        """One GET, counted. A page that is not a ``{total, items}`` list is a failed call."""
+    @staticmethod
+    async def _counted(call: Awaitable[Any], calls: _Calls) -> Any:
+        """One read, counted (a 404 is neither: the entity is ignored)."""
         try:
-            value = await self.client.get_json(path, params)
-            if paged and not (isinstance(value, dict) and isinstance(value.get("items"), list)):
-                raise PbxCallFailed(path, 1, 200, "the answer is not a {total, items} list")
+            value = await call
         except (PbxCallFailed, PbxRejected):
             calls.errors += 1
             raise
         calls.ok += 1
         return value
 
-    async def _paged(self, path: str, calls: _Calls) -> dict[str, Any]:
-        """A ``{total, items}`` list read page by page, each page one call, kept in the
-        PBX's own shape so a restore reads it like the PBX's answer."""
+    async def _paged(self, item: WorkItem, calls: _Calls) -> dict[str, Any]:
+        """A listing read page by page, each page one call, kept in the PBX's own
+        ``{total, items}`` shape so a restore reads it like the PBX's answer."""
         items: list[Any] = []
-        page = 1
-        while True:
-            params: dict[str, str | int] = {"_page": page, "_pagesize": PAGE_SIZE}
-            body = await self._counted(path, params, calls, paged=True)
-            page_items: list[Any] = body["items"]
-            items.extend(page_items)
-            total = body.get("total")
-            # Without the optional total, a short page is the last one.
-            last = len(items) >= total if isinstance(total, int) else len(page_items) < PAGE_SIZE
-            if last or not page_items:
-                return {"items": items, "total": len(items)}
-            page += 1
+        pages = self.gateway.read_list_pages(item.tenant_id, item.group_id, item.entity)
+        try:
+            async with contextlib.aclosing(pages):
+                async for page in pages:
+                    calls.ok += 1
+                    items.extend(page)
+        except (PbxCallFailed, PbxRejected):
+            calls.errors += 1
+            raise
+        return {"items": items, "total": len(items)}
 
     async def _download(self, item: WorkItem, file_id: str, expected: str, calls: _Calls) -> None:
         """Stream one media file into the store and check it is the file the document lists."""
-        path = media_path(item.tenant_id, item.group_id, file_id)
+        media = self.gateway.stream_media(item.tenant_id, item.group_id, file_id)
         try:
-            async with contextlib.aclosing(self.client.stream(path)) as chunks:
+            async with contextlib.aclosing(media) as chunks:
                 stored = await self.artifacts.put_stream(chunks)
         except (PbxCallFailed, PbxRejected, PbxNotFound):
             calls.errors += 1

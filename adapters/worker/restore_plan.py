@@ -22,7 +22,6 @@ from typing import Any, Literal
 from adapters.artifacts import ArtifactStore
 from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
 from adapters.pbx.gateways import gateway_for
-from adapters.pbx.tree.paths import RECORDINGS
 from adapters.restore_diff import Skipped, StateDiff, diff_states
 from adapters.worker.backup_content import (
     BackupContent,
@@ -30,16 +29,10 @@ from adapters.worker.backup_content import (
     selected,
     whole_group,
 )
-from adapters.worker.entities import WorkItem, media_key, media_refs
+from adapters.worker.entities import RECORDINGS, media_key, media_refs
 from domain.catalogue import MEDIA_ENTITIES, entity_key, parse_entity_key
 from domain.ports.pbx import PbxGateway
 from domain.restore import RestoreSpec
-
-
-def entity_path(key: str) -> str:
-    """The tree PBX's URL of an entity key (what the tree driver calls for it)."""
-    tenant, group, user, entity = parse_entity_key(key)
-    return WorkItem(tenant, group, entity, user).path
 
 
 def user_key(tenant: str, group: str, user: str) -> str:
@@ -286,7 +279,6 @@ __all__ = [
     "Step",
     "TargetReader",
     "dry_run",
-    "entity_path",
     "referenced_files",
     "restore_steps",
     "user_key",

@@ -43,7 +43,6 @@ import structlog
 from adapters.artifacts import ArtifactError, ArtifactStore, sha256_hex
 from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
 from adapters.pbx.gateways import gateway_for
-from adapters.pbx.tree.paths import RECORDINGS
 from adapters.renderers import render_json
 from adapters.restore_diff import same
 from adapters.worker.backup_content import (
@@ -51,6 +50,7 @@ from adapters.worker.backup_content import (
     ContentUnavailable,
     load_backup_content,
 )
+from adapters.worker.entities import RECORDINGS
 from adapters.worker.restore_plan import (
     Calls,
     Plan,

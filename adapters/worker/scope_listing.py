@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from adapters.pbx.tree.paths import RECORDINGS
-from adapters.worker.entities import WorkItem
+from adapters.worker.entities import RECORDINGS, WorkItem
 from domain.backup import BackupSpec
 from domain.catalogue import BackupKind
 from domain.ports.pbx import PbxCallFailed, PbxGateway, PbxNotFound, PbxRejected

@@ -116,6 +116,13 @@ class PbxGateway(Protocol):
         """The entity's document; PbxNotFound if there is none."""
         ...
 
+    def read_list_pages(
+        self, tenant_id: str, group_id: str, entity: str
+    ) -> AsyncGenerator[list[Any], None]:
+        """A group-level listing (call recordings) page by page, each page one call to the
+        PBX, so a backup can count its calls; PbxCallFailed for an answer that is no list."""
+        ...
+
     async def write_entity(
         self,
         tenant_id: str,

@@ -86,3 +86,13 @@ async def test_media_uploaded_streams_back_the_same(pbx: PbxHarness) -> None:
         async with contextlib.aclosing(gateway.stream_media(tenant, group, "absent")) as body:
             async for _ in body:
                 pass
+
+
+async def test_a_listing_reads_page_by_page(pbx: PbxHarness) -> None:
+    pages = pbx.gateway.read_list_pages(pbx.tenant_id, pbx.group_id, "recordings")
+    async with contextlib.aclosing(pages):
+        items = [item async for page in pages for item in page]
+    assert items and all(isinstance(item, dict) and item.get("id") for item in items)
+    with pytest.raises(PbxNotFound):
+        async for _ in pbx.gateway.read_list_pages(pbx.tenant_id, "no-such-group", "recordings"):
+            pass

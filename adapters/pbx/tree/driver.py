@@ -21,6 +21,9 @@ from adapters.pbx.tree.paths import (
 )
 from domain.ports.pbx import ScopeProbe
 
+PAGE_SIZE = 100
+"""Items per page of a paged listing: few calls, bounded answers."""
+
 
 def _ids(items: list[dict[str, Any]]) -> list[str]:
     return [str(item["id"]) for item in items if item.get("id") is not None]
@@ -75,6 +78,28 @@ class TreeGateway:
         self, tenant_id: str, group_id: str, entity: str, user_id: str | None = None
     ) -> Any:
         return await self.client.get_json(entity_path(tenant_id, group_id, entity, user_id))
+
+    async def read_list_pages(
+        self, tenant_id: str, group_id: str, entity: str
+    ) -> AsyncGenerator[list[Any], None]:
+        """A ``{total, items}`` list read with ``_page`` / ``_pagesize``; without the
+        optional total, a short page is the last one."""
+        path = entity_path(tenant_id, group_id, entity)
+        seen = 0
+        page = 1
+        while True:
+            params: dict[str, str | int] = {"_page": page, "_pagesize": PAGE_SIZE}
+            body = await self.client.get_json(path, params)
+            if not (isinstance(body, dict) and isinstance(body.get("items"), list)):
+                raise PbxCallFailed(path, 1, 200, "the answer is not a {total, items} list")
+            items: list[Any] = body["items"]
+            yield items
+            seen += len(items)
+            total = body.get("total")
+            last = seen >= total if isinstance(total, int) else len(items) < PAGE_SIZE
+            if last or not items:
+                return
+            page += 1
 
     async def write_entity(
         self,
