@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from adapters.artifacts.blobs import StoreStats
-from adapters.pbx_client import PbxCallStats
+from adapters.pbx.client import PbxCallStats
 
 # No *_created series: they would double the output for nothing here.
 disable_created_metrics()  # type: ignore[no-untyped-call]

@@ -129,7 +129,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import signal
     import uuid
 
-    from adapters.artifacts import ArtifactStore
+    from adapters.artifacts import FolderArtifactStore
     from adapters.event_store import open_application
     from adapters.scheduler import Scheduler
     from adapters.secrets import load_sealer
@@ -147,7 +147,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         app = await asyncio.to_thread(open_application, settings)
         worker = Worker(
             app,
-            ArtifactStore(settings.data_dir / "artifacts"),
+            FolderArtifactStore(settings.data_dir / "artifacts"),
             worker_id=worker_id,
             lease_seconds=settings.lease_seconds,
             max_jobs=settings.worker_concurrency,

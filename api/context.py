@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from adapters.artifacts import ArtifactStore
-from adapters.pbx_client import PbxCallFailed, PbxClient, PbxError, PbxNotFound
+from adapters.pbx.client import PbxClient
+from adapters.pbx.gateways import gateway_for
 from adapters.process_metrics import READ_YOUR_WRITES_WAIT
 from adapters.secrets import Sealer, open_credentials
 from adapters.settings import Settings
@@ -95,29 +96,14 @@ class Services:
     ) -> None:
         """Refuse (404 naming the field) a tenant or group the host does not have. An
         unreachable host is not a reason to refuse: the worker will report it. ``host``
-        supplies the credentials to ask with. A group is asked about first: when it is
-        there its tenant is too, so the common case is one call; the tenant is asked about
-        only to name the missing field."""
+        supplies the credentials to ask with; the host's gateway decides how to ask."""
         if tenant_id is None:
             return
-        client = self._probe_client(base_url, host)
-        if group_id is not None:
-            try:
-                await client.get_json(
-                    f"/1.0/tenants/{tenant_id}/groups/{group_id}/users/", {"_pagesize": 1}
-                )
-                return
-            except PbxNotFound:
-                pass
-            except (PbxCallFailed, PbxError):
-                return
-        try:
-            await client.get_json(f"/1.0/tenants/{tenant_id}/groups/", {"_pagesize": 1})
-        except PbxNotFound:
-            raise NotFound(f"tenant_id: the host has no tenant {tenant_id!r}") from None
-        except (PbxCallFailed, PbxError):
-            return
-        if group_id is not None:
+        gateway = gateway_for(self._probe_client(base_url, host))
+        found = await gateway.probe_scope(tenant_id, group_id)
+        if found == "no_tenant":
+            raise NotFound(f"tenant_id: the host has no tenant {tenant_id!r}")
+        if found == "no_group":
             raise NotFound(f"group_id: tenant {tenant_id!r} has no group {group_id!r}")
 
     def _probe_client(self, base_url: str, host: HostSettings | None) -> PbxClient:

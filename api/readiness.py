@@ -14,11 +14,9 @@ Ready means this process can take a command and answer it correctly:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.artifacts._fs import ensure_dir, temp_path, unlink_quietly
 from adapters.event_store import EVENTS_FILE
 from api.context import Services
 
@@ -41,18 +39,7 @@ class ReadinessReport:
 
 
 def _artifacts_writable(services: Services) -> None:
-    directory = services.artifacts.blobs_dir
-    ensure_dir(directory)
-    path = temp_path(directory, "readyz")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, b"ok")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    finally:
-        unlink_quietly(path)
+    services.artifacts.check_writable()
 
 
 def _problem(error: Exception) -> str:

@@ -31,7 +31,7 @@ from uuid import UUID
 
 from aiohttp import web
 
-from adapters.pbx_client import PbxClient, PbxError
+from adapters.pbx.client import PbxClient, PbxError
 from adapters.restore_diff import Skipped, diff_states
 from adapters.worker.backup_content import (
     BackupContent,

@@ -14,7 +14,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from adapters.artifacts import ArtifactStore
+from adapters.artifacts import FolderArtifactStore
 from adapters.event_store import open_application
 from adapters.sandbox import SandboxConfig, start_sandbox
 from adapters.secrets import load_sealer
@@ -76,7 +76,7 @@ def worker_id_for(data_dir: Path) -> str:
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[OPTIONS].settings
     rewind = await asyncio.to_thread(open_application, settings)
-    artifacts = ArtifactStore(settings.data_dir / "artifacts")
+    artifacts = FolderArtifactStore(settings.data_dir / "artifacts")
     views = ViewsService(settings)
     services = Services(
         settings=settings,

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from adapters.artifacts import ArtifactStore
+from adapters.artifacts import FolderArtifactStore
 from bench.client import backup_and_wait, call
 from bench.common import Options, dir_bytes, report
 from bench.stack import GROUP, Stack, stack
@@ -80,7 +80,7 @@ def change_tenth(pbx: str, users: int, media_kb: int) -> tuple[int, int]:
     return entities, files
 
 
-def export(store: ArtifactStore, backup_id: str, target: Path) -> None:
+def export(store: FolderArtifactStore, backup_id: str, target: Path) -> None:
     """Write the backup's content as files: entities/<key>.json and files/<key>."""
     manifest = store.read_manifest(backup_id)
     assert manifest is not None
@@ -100,7 +100,7 @@ def restic_bytes(restic: str, repo: Path, source: Path) -> int:
 
 
 def two_backups(s: Stack, users: int, media_kb: int, restic: str | None) -> tuple[int, int]:
-    store = ArtifactStore(s.artifacts)
+    store = FolderArtifactStore(s.artifacts)
     source, repo = s.data_dir.parent / "export", s.data_dir.parent / "restic"
     env = {**os.environ, "RESTIC_PASSWORD": "bench", "RESTIC_REPOSITORY": str(repo)}
     if restic:

@@ -1,4 +1,6 @@
-"""Content-addressed artifact store: zstd blobs named by sha256, one manifest per backup.
+"""The folder artifact store: zstd blobs named by sha256, one manifest per backup, in a
+directory. ``ArtifactStore`` here is the port (domain.ports.artifacts) callers type against;
+``FolderArtifactStore`` is this implementation of it.
 
 Import from here; the submodules are an implementation split (paths and durable writes in
 ``_fs``, blobs in ``blobs``, batched durable writes in ``deferred``, the zstd frame check
@@ -17,17 +19,20 @@ from adapters.artifacts.blobs import (
     sha256_hex,
 )
 from adapters.artifacts.manifest import Manifest, ManifestCorruptError, PurgeResult
-from adapters.artifacts.store import ArtifactStore
+from adapters.artifacts.store import FolderArtifactStore
+from domain.ports.artifacts import ArtifactStore, BlobBatch
 
 __all__ = [
     "ArtifactError",
     "ArtifactStore",
+    "BlobBatch",
     "BlobCheck",
     "BlobCorruptError",
     "BlobNotFoundError",
     "BlobRef",
     "BlobStatus",
     "BlobStore",
+    "FolderArtifactStore",
     "Manifest",
     "ManifestCorruptError",
     "PurgeResult",

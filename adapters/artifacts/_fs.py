@@ -11,41 +11,27 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import re
 import time
 import uuid
 from pathlib import Path
 
-DIGEST_RE = re.compile(r"[0-9a-f]{64}")
-"""A lowercase hex sha256; the only spelling accepted, so one content has one file name."""
+from domain.ports.artifact_values import (
+    BACKUP_ID_RE,
+    DIGEST_RE,
+    check_backup_id,
+    check_digest,
+)
 
-BACKUP_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-"""Backup ids are file names: no separators, no leading dot (so no ``..`` or hidden names)."""
+__all__ = [
+    "BACKUP_ID_RE",
+    "DIGEST_RE",
+    "check_backup_id",
+    "check_digest",
+]
 
 TEMP_PREFIX = ".tmp-"
 TEMP_SUFFIX = ".part"
 """Temporary files are hidden and carry a suffix no final name has, so a reader never sees them."""
-
-
-def check_digest(digest: str) -> str:
-    """Return ``digest`` if it is a lowercase hex sha256, else raise ValueError.
-
-    Digests become path components, so anything else (``../x``, upper case, a trailing
-    newline) is refused before it reaches the filesystem.
-    """
-    if not isinstance(digest, str) or DIGEST_RE.fullmatch(digest) is None:
-        raise ValueError(f"invalid digest {digest!r}: expected 64 lowercase hex characters")
-    return digest
-
-
-def check_backup_id(backup_id: str) -> str:
-    """Return ``backup_id`` if it is safe as a file name, else raise ValueError."""
-    if not isinstance(backup_id, str) or BACKUP_ID_RE.fullmatch(backup_id) is None:
-        raise ValueError(
-            f"invalid backup id {backup_id!r}: expected 1-128 characters of [A-Za-z0-9_.-], "
-            "starting with a letter or digit"
-        )
-    return backup_id
 
 
 def is_temp_name(name: str) -> bool:

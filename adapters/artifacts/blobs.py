@@ -19,9 +19,8 @@ import hashlib
 import os
 import threading
 from collections.abc import AsyncGenerator, AsyncIterable, Generator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 import zstandard
 
@@ -37,73 +36,34 @@ from adapters.artifacts._fs import (
 )
 from adapters.artifacts.deferred import DeferredBlobs
 from adapters.artifacts.frames import check_frame
+from domain.ports.artifact_values import (
+    ArtifactError,
+    BlobCheck,
+    BlobCorruptError,
+    BlobNotFoundError,
+    BlobRef,
+    BlobStatus,
+    StoreStats,
+    sha256_hex,
+)
+
+__all__ = [
+    "ArtifactError",
+    "BlobCheck",
+    "BlobCorruptError",
+    "BlobNotFoundError",
+    "BlobRef",
+    "BlobStatus",
+    "BlobStore",
+    "StoreStats",
+    "sha256_hex",
+]
 
 BLOB_SUFFIX = ".zst"
 DEFAULT_CHUNK_SIZE = 65536
 DEFAULT_BATCH_SIZE = 1 << 20
 """put_stream hands the worker thread about this much at a time: large enough that the
 thread hop is negligible, small enough that memory stays bounded whatever the stream size."""
-
-
-class ArtifactError(Exception):
-    """Base of the artifact store's own failures (bad input raises ValueError instead)."""
-
-
-class BlobNotFoundError(ArtifactError, FileNotFoundError):
-    """The blob is not in the store (never written, deleted or purged)."""
-
-
-class BlobCorruptError(ArtifactError):
-    """The stored blob does not decompress to content with its digest."""
-
-
-@dataclass(frozen=True, slots=True)
-class BlobRef:
-    """What a put stored: the digest to record and the sizes to report.
-
-    ``new`` is False when the content was already present and nothing was written.
-    """
-
-    digest: str
-    size: int
-    stored_size: int
-    new: bool
-
-
-BlobStatus = Literal["ok", "missing", "corrupt"]
-
-
-@dataclass(frozen=True, slots=True)
-class BlobCheck:
-    """The outcome of re-hashing one blob; ``reason`` explains a corrupt one."""
-
-    digest: str
-    status: BlobStatus
-    reason: str | None = None
-    size: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the blob is present and its content matches its digest."""
-        return self.status == "ok"
-
-
-@dataclass(frozen=True, slots=True)
-class StoreStats:
-    """Counters of this store object (per process; they are not persisted).
-
-    ``bytes_written`` counts compressed bytes newly put on disk, ``bytes_deduplicated`` the
-    uncompressed bytes that were not written because identical content was already stored.
-    """
-
-    bytes_written: int = 0
-    bytes_deduplicated: int = 0
-    blobs_written: int = 0
-
-
-def sha256_hex(data: bytes) -> str:
-    """The digest a blob of ``data`` is stored under."""
-    return hashlib.sha256(data).hexdigest()
 
 
 class BlobStore:
@@ -227,7 +187,11 @@ class BlobStore:
 
     def deferred(self) -> DeferredBlobs:
         """A batch of blobs written and made durable together (see DeferredBlobs)."""
-        return DeferredBlobs(self.root)
+        return DeferredBlobs(self.root, self.put_bytes)
+
+    def batch(self) -> DeferredBlobs:
+        """The port's name for :meth:`deferred`."""
+        return self.deferred()
 
     async def put_stream(
         self, chunks: AsyncIterable[bytes], *, batch_size: int = DEFAULT_BATCH_SIZE

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from adapters.artifacts._fs import ensure_dir, sync_filesystem, temp_path, unlink_quietly
+from domain.ports.artifact_values import BlobRef
 
 
 class DeferredBlobs:
@@ -24,8 +26,11 @@ class DeferredBlobs:
     thread right before each batch of progress events is saved. Thread-safe.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, put_bytes: Callable[[bytes, DeferredBlobs], BlobRef] | None = None
+    ) -> None:
         self.root = root
+        self._put_bytes = put_bytes
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[Path, bytes]] = {}
         """digest -> (digest name, compressed bytes)"""
@@ -33,6 +38,12 @@ class DeferredBlobs:
     def __len__(self) -> int:
         with self._lock:
             return len(self._pending)
+
+    def put(self, data: bytes) -> BlobRef:
+        """Hash and compress ``data`` into this batch (the port's BlobBatch.put)."""
+        if self._put_bytes is None:
+            raise TypeError("this batch was made without a store to put through")
+        return self._put_bytes(data, self)
 
     def stored_size(self, digest: str) -> int | None:
         """The stored size of a blob of ``digest`` waiting in this batch; None if none is."""

@@ -19,9 +19,12 @@ from pathlib import Path
 
 from adapters.artifacts._fs import (
     check_backup_id,
+    ensure_dir,
     is_temp_name,
     remove_durably,
     remove_temp_files,
+    temp_path,
+    unlink_quietly,
     write_atomic,
 )
 from adapters.artifacts.blobs import BlobStore
@@ -30,8 +33,9 @@ from adapters.artifacts.manifest import Manifest, ManifestCorruptError, PurgeRes
 MANIFEST_SUFFIX = ".json"
 
 
-class ArtifactStore(BlobStore):
-    """Blobs (see :class:`BlobStore`) and the manifests that give them owners.
+class FolderArtifactStore(BlobStore):
+    """The artifact store port (domain.ports.artifacts) kept in a folder: blobs (see
+    :class:`BlobStore`) and the manifests that give them owners.
 
     Purging is reference-counted by scanning manifests rather than keeping counters, so
     there is no second source of truth to drift after a crash: the manifests are the truth.
@@ -47,9 +51,29 @@ class ArtifactStore(BlobStore):
         check_backup_id(backup_id)
         return self.manifests_dir / f"{backup_id}{MANIFEST_SUFFIX}"
 
-    def content_path(self, backup_id: str) -> str:
-        """The manifest path as a string (what the API reports as a backup's location)."""
+    def location(self, backup_id: str) -> str:
+        """The manifest's path as a string: what the API reports as a backup's content
+        location, for an operator to find it on the server (clients never open it)."""
         return str(self.manifest_path(backup_id))
+
+    def content_path(self, backup_id: str) -> str:
+        """:meth:`location` under the name it had before the port (this store's own)."""
+        return self.location(backup_id)
+
+    def check_writable(self) -> None:
+        """Write, sync and remove a small hidden file where blobs go: raises the OSError
+        (read-only, full, gone) that a backup's first write would meet."""
+        ensure_dir(self.blobs_dir)
+        path = temp_path(self.blobs_dir, "readyz")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, b"ok")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        finally:
+            unlink_quietly(path)
 
     # -- manifests -----------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Optional authentication of the sandbox PBX: with ``credentials`` set (``rewind sandbox``
 reads ``REWIND_SANDBOX_CREDENTIALS``), every call must carry the ``Authorization`` header
-the PBX client derives from them (adapters.pbx_client.authorization_header), else 401. It
+the PBX client derives from them (adapters.pbx.client.authorization_header), else 401. It
 lets the tests prove that the worker sends a host's unsealed credentials; ``/1.0/_stats``
 stays open so a test can read the counters."""
 
@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from adapters.pbx_client import authorization_header
+from adapters.pbx.client import authorization_header
 
 from .protocol import error_response
 

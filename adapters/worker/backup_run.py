@@ -31,7 +31,8 @@ from typing import Any
 import structlog
 
 from adapters.artifacts import ArtifactError, ArtifactStore
-from adapters.pbx_client import PbxClient
+from adapters.pbx.client import PbxClient
+from adapters.pbx.gateways import gateway_for
 from adapters.worker.base_content import NO_BASE, load_base, size_added
 from adapters.worker.entities import (
     ArtifactStoreFailure,
@@ -91,7 +92,7 @@ class BackupRun:
         self._crash: BaseException | None = None
         self._base = NO_BASE
         self.log = log.bind(job_id=str(handle.job.id), worker_id=handle.worker_id)
-        self._blobs = artifacts.deferred()
+        self._blobs = artifacts.batch()
         """Entity blobs of this run, made durable together before each progress save."""
         self._progress = ProgressBatcher(handle, before_save=self._commit_blobs)
 
@@ -136,7 +137,9 @@ class BackupRun:
             type=self.backup.effective_type.value,
             base=self._base.backup_id,
         )
-        fetcher = EntityFetcher(client, self.artifacts, self.backup.spec, self._base, self._blobs)
+        fetcher = EntityFetcher(
+            gateway_for(client), self.artifacts, self.backup.spec, self._base, self._blobs
+        )
         try:
             await self._process(fetcher, pending)
         finally:
@@ -146,7 +149,7 @@ class BackupRun:
             self._blobs.discard()
 
     def _commit_blobs(self) -> None:
-        """Before a batch of progress is saved: its blobs become durable (see DeferredBlobs)."""
+        """Before a batch of progress is saved: its blobs become durable (see BlobBatch)."""
         try:
             self._blobs.commit()
         except OSError as error:
@@ -163,7 +166,7 @@ class BackupRun:
 
     async def _resolve(self, client: PbxClient) -> list[WorkItem] | None:
         try:
-            groups = await ScopeLister(client, self.backup.scope).groups()
+            groups = await ScopeLister(gateway_for(client), self.backup.scope).groups()
         except ScopeUnavailable as error:
             self._fail(str(error))
             return None
@@ -273,9 +276,7 @@ class BackupRun:
         manifest = build_manifest(backup, self.artifacts)
         self.artifacts.write_manifest(manifest)
         backup_id = str(backup.id)
-        return size_added(self.artifacts, manifest, self._base), self.artifacts.content_path(
-            backup_id
-        )
+        return size_added(self.artifacts, manifest, self._base), self.artifacts.location(backup_id)
 
     async def _acknowledge(self) -> None:
         try:

@@ -1,6 +1,6 @@
 """Fetching one entity of a backup: its document, its renderings and the media it references.
 
-Call counting follows the PBX client's definition (adapters/pbx_client.py) per entity: every
+Call counting follows the PBX client's definition (adapters/pbx/client.py) per entity: every
 logical call that succeeded is one successful call, every PbxCallFailed / PbxRejected one
 error call. Scope listing is not counted (it is not an entity), so a backup's
 successful_calls / error_calls count exactly its entity and media calls.
@@ -15,43 +15,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote
 
-from adapters.artifacts import ArtifactStore
-from adapters.artifacts.deferred import DeferredBlobs
-from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.artifacts import ArtifactStore, BlobBatch
+from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.pbx.gateways import gateway_for
 from adapters.renderers import render_json, render_xml
 from adapters.worker.base_content import NO_BASE, BaseContent
 from domain.backup import BackupSpec
 from domain.catalogue import DATA_ENTITIES, MEDIA_ENTITIES, OutputFormat, entity_key
+from domain.ports.pbx import PbxGateway
 
-RECORDINGS = DATA_ENTITIES[0]
 """The group-level entity only DATA backups carry: the call recordings and their audio."""
 
-PAGE_SIZE = 100
 """Items per page when an entity is itself a paged list (recordings)."""
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
-
-def _q(segment: str) -> str:
-    """One URL path segment (ids come from the PBX and must not reshape the path)."""
-    return quote(segment, safe="")
-
-
-def tenant_path(tenant_id: str) -> str:
-    return f"/1.0/tenants/{_q(tenant_id)}"
-
-
-def group_path(tenant_id: str, group_id: str) -> str:
-    return f"{tenant_path(tenant_id)}/groups/{_q(group_id)}"
-
-
-def media_path(tenant_id: str, group_id: str, file_id: str) -> str:
-    return f"{group_path(tenant_id, group_id)}/media/{_q(file_id)}"
+RECORDINGS = DATA_ENTITIES[0]
+"""The group-level listing of call recordings (read page by page, its files always kept)."""
 
 
 def media_key(tenant_id: str, group_id: str, file_id: str) -> str:
@@ -99,15 +83,6 @@ class WorkItem:
     def key(self) -> str:
         return entity_key(self.tenant_id, self.group_id, self.entity, self.user_id)
 
-    @property
-    def path(self) -> str:
-        base = group_path(self.tenant_id, self.group_id)
-        if self.user_id is not None:
-            return f"{base}/users/{_q(self.user_id)}/{_q(self.entity)}"
-        if self.entity == RECORDINGS:
-            return f"{base}/recordings/"
-        return f"{base}/{_q(self.entity)}"
-
 
 @dataclass(frozen=True, slots=True)
 class EntityResult:
@@ -133,13 +108,14 @@ class _Calls:
 
 
 def store_renderings(
-    artifacts: ArtifactStore, document: Any, xml: bool, deferred: DeferredBlobs | None = None
+    artifacts: ArtifactStore, document: Any, xml: bool, deferred: BlobBatch | None = None
 ) -> str:
     """Store the canonical JSON (its digest is the entity's) and, if asked, the XML;
     with ``deferred``, durable only once that batch is committed."""
-    digest = artifacts.put_bytes(render_json(document), deferred).digest
+    put = artifacts.put_bytes if deferred is None else deferred.put
+    digest = put(render_json(document)).digest
     if xml:
-        artifacts.put_bytes(render_xml(document), deferred)
+        put(render_xml(document))
     return digest
 
 
@@ -157,13 +133,14 @@ class EntityFetcher:
 
     def __init__(
         self,
-        client: PbxClient,
+        gateway: PbxGateway | PbxClient,
         artifacts: ArtifactStore,
         spec: BackupSpec,
         base: BaseContent = NO_BASE,
-        deferred: DeferredBlobs | None = None,
+        deferred: BlobBatch | None = None,
     ) -> None:
-        self.client = client
+        self.gateway = gateway_for(gateway) if isinstance(gateway, PbxClient) else gateway
+        """The source PBX (a bare client is taken as a tree PBX)."""
         self.artifacts = artifacts
         self.spec = spec
         self.base = base
@@ -220,46 +197,42 @@ class EntityFetcher:
         return await asyncio.to_thread(self.artifacts.reuse, expected)
 
     async def _document(self, item: WorkItem, calls: _Calls) -> Any:
+        t, g = item.tenant_id, item.group_id
         if item.entity == RECORDINGS and item.user_id is None:
-            return await self._paged(item.path, calls)
-        return await self._counted(item.path, None, calls)
+            return await self._paged(item, calls)
+        return await self._counted(self.gateway.read_entity(t, g, item.entity, item.user_id), calls)
 
-    async def _counted(
-        self, path: str, params: dict[str, str | int] | None, calls: _Calls, *, paged: bool = False
-    ) -> Any:
-        """One GET, counted. A page that is not a ``{total, items}`` list is a failed call."""
+    @staticmethod
+    async def _counted(call: Awaitable[Any], calls: _Calls) -> Any:
+        """One read, counted (a 404 is neither: the entity is ignored)."""
         try:
-            value = await self.client.get_json(path, params)
-            if paged and not (isinstance(value, dict) and isinstance(value.get("items"), list)):
-                raise PbxCallFailed(path, 1, 200, "the answer is not a {total, items} list")
+            value = await call
         except (PbxCallFailed, PbxRejected):
             calls.errors += 1
             raise
         calls.ok += 1
         return value
 
-    async def _paged(self, path: str, calls: _Calls) -> dict[str, Any]:
-        """A ``{total, items}`` list read page by page, each page one call, kept in the
-        PBX's own shape so a restore reads it like the PBX's answer."""
+    async def _paged(self, item: WorkItem, calls: _Calls) -> dict[str, Any]:
+        """A listing read page by page, each page one call, kept in the PBX's own
+        ``{total, items}`` shape so a restore reads it like the PBX's answer."""
         items: list[Any] = []
-        page = 1
-        while True:
-            params: dict[str, str | int] = {"_page": page, "_pagesize": PAGE_SIZE}
-            body = await self._counted(path, params, calls, paged=True)
-            page_items: list[Any] = body["items"]
-            items.extend(page_items)
-            total = body.get("total")
-            # Without the optional total, a short page is the last one.
-            last = len(items) >= total if isinstance(total, int) else len(page_items) < PAGE_SIZE
-            if last or not page_items:
-                return {"items": items, "total": len(items)}
-            page += 1
+        pages = self.gateway.read_list_pages(item.tenant_id, item.group_id, item.entity)
+        try:
+            async with contextlib.aclosing(pages):
+                async for page in pages:
+                    calls.ok += 1
+                    items.extend(page)
+        except (PbxCallFailed, PbxRejected):
+            calls.errors += 1
+            raise
+        return {"items": items, "total": len(items)}
 
     async def _download(self, item: WorkItem, file_id: str, expected: str, calls: _Calls) -> None:
         """Stream one media file into the store and check it is the file the document lists."""
-        path = media_path(item.tenant_id, item.group_id, file_id)
+        media = self.gateway.stream_media(item.tenant_id, item.group_id, file_id)
         try:
-            async with contextlib.aclosing(self.client.stream(path)) as chunks:
+            async with contextlib.aclosing(media) as chunks:
                 stored = await self.artifacts.put_stream(chunks)
         except (PbxCallFailed, PbxRejected, PbxNotFound):
             calls.errors += 1

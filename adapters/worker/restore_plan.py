@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from adapters.artifacts import ArtifactStore
-from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.pbx.gateways import gateway_for
 from adapters.restore_diff import Skipped, StateDiff, diff_states
 from adapters.worker.backup_content import (
     BackupContent,
@@ -28,21 +29,10 @@ from adapters.worker.backup_content import (
     selected,
     whole_group,
 )
-from adapters.worker.entities import (
-    RECORDINGS,
-    WorkItem,
-    group_path,
-    media_key,
-    media_path,
-    media_refs,
-)
+from adapters.worker.entities import RECORDINGS, media_key, media_refs
 from domain.catalogue import MEDIA_ENTITIES, entity_key, parse_entity_key
+from domain.ports.pbx import PbxGateway
 from domain.restore import RestoreSpec
-
-
-def entity_path(key: str) -> str:
-    tenant, group, user, entity = parse_entity_key(key)
-    return WorkItem(tenant, group, entity, user).path
 
 
 def user_key(tenant: str, group: str, user: str) -> str:
@@ -63,8 +53,9 @@ class TargetReader:
     404 failed: the restore could not put back what it was asked to, so it counts as an error
     call like any other refused or failed write."""
 
-    def __init__(self, client: PbxClient) -> None:
-        self.client = client
+    def __init__(self, target: PbxGateway | PbxClient) -> None:
+        """``target`` is the target PBX's gateway; a bare client is taken as a tree PBX."""
+        self.gateway = gateway_for(target) if isinstance(target, PbxClient) else target
 
     async def _counted(self, calls: Calls, call: Any, *, write: bool = False) -> Any:
         try:
@@ -84,20 +75,21 @@ class TargetReader:
     async def document(self, key: str, calls: Calls) -> Any | None:
         """The target's document for ``key``; None when it has none (404)."""
         try:
-            return await self._counted(calls, self.client.get_json(entity_path(key)))
+            tenant, group, user, entity = parse_entity_key(key)
+            call = self.gateway.read_entity(tenant, group, entity, user)
+            return await self._counted(calls, call)
         except PbxNotFound:
             return None
 
     async def users(self, tenant: str, group: str) -> list[str]:
-        items = await self.client.list_all(f"{group_path(tenant, group)}/users/")
-        return [str(item["id"]) for item in items if item.get("id") is not None]
+        return await self.gateway.list_users(tenant, group)
 
     async def media_digest(self, tenant: str, group: str, file_id: str, calls: Calls) -> str | None:
         """The sha256 of the target's file (streamed and hashed), None when it has none."""
         hasher = hashlib.sha256()
         try:
             async with contextlib.aclosing(
-                self.client.stream(media_path(tenant, group, file_id))
+                self.gateway.stream_media(tenant, group, file_id)
             ) as chunks:
                 async for chunk in chunks:
                     hasher.update(chunk)
@@ -111,16 +103,23 @@ class TargetReader:
         return hasher.hexdigest()
 
     async def put(self, key: str, document: Any, calls: Calls) -> None:
-        await self._counted(calls, self.client.put_json(entity_path(key), document), write=True)
+        tenant, group, user, entity = parse_entity_key(key)
+        call = self.gateway.write_entity(tenant, group, entity, document, user)
+        await self._counted(calls, call, write=True)
 
-    async def delete(self, path: str, calls: Calls) -> None:
-        with contextlib.suppress(PbxNotFound):  # gone already: what was asked for
-            await self._counted(calls, self.client.delete(path))
+    async def delete(self, key: str, calls: Calls) -> None:
+        """Remove the entity of ``key``; one already gone is what was asked for."""
+        tenant, group, user, entity = parse_entity_key(key)
+        with contextlib.suppress(PbxNotFound):
+            await self._counted(calls, self.gateway.delete_entity(tenant, group, entity, user))
+
+    async def delete_user(self, tenant: str, group: str, user: str, calls: Calls) -> None:
+        """Remove a whole user; one already gone is what was asked for."""
+        with contextlib.suppress(PbxNotFound):
+            await self._counted(calls, self.gateway.delete_user(tenant, group, user))
 
     async def create_user(self, tenant: str, group: str, user: str, calls: Calls) -> None:
-        path = f"{group_path(tenant, group)}/users/"
-        call = self.client.post_json(path, {"id": user}, retry=False)
-        await self._counted(calls, call, write=True)
+        await self._counted(calls, self.gateway.create_user(tenant, group, user), write=True)
 
     async def upload(
         self, artifacts: ArtifactStore, tenant: str, group: str, file_id: str, digest: str, c: Calls
@@ -132,8 +131,9 @@ class TargetReader:
         if not check.ok:
             reason = (check.reason or "").removeprefix(f"blob {digest}: ")
             raise ContentUnavailable(f"blob {digest} is {check.status} ({reason})")
-        path = media_path(tenant, group, file_id)
-        call = self.client.upload(path, lambda: artifacts.aiter_chunks(digest), None)
+        call = self.gateway.upload_media(
+            tenant, group, file_id, lambda: artifacts.aiter_chunks(digest)
+        )
         await self._counted(c, call, write=True)
 
 
@@ -281,7 +281,6 @@ __all__ = [
     "Step",
     "TargetReader",
     "dry_run",
-    "entity_path",
     "referenced_files",
     "restore_steps",
     "user_key",

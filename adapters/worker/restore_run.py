@@ -41,7 +41,8 @@ from uuid import UUID
 import structlog
 
 from adapters.artifacts import ArtifactError, ArtifactStore, sha256_hex
-from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.pbx.client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
+from adapters.pbx.gateways import gateway_for
 from adapters.renderers import render_json
 from adapters.restore_diff import same
 from adapters.worker.backup_content import (
@@ -49,13 +50,12 @@ from adapters.worker.backup_content import (
     ContentUnavailable,
     load_backup_content,
 )
-from adapters.worker.entities import RECORDINGS, group_path
+from adapters.worker.entities import RECORDINGS
 from adapters.worker.restore_plan import (
     Calls,
     RestorePlan,
     Step,
     TargetReader,
-    entity_path,
     referenced_files,
     restore_steps,
 )
@@ -164,7 +164,7 @@ class RestoreRun:
             host = await asyncio.to_thread(self.handle.app.get_host, spec.target.host_id)
         except DomainError as error:
             return str(error)
-        reader = TargetReader(self.clients(host.settings))
+        reader = TargetReader(gateway_for(self.clients(host.settings)))
         try:
             plan = await restore_steps(reader, content, spec)
         except (PbxCallFailed, PbxRejected, PbxNotFound) as error:
@@ -205,12 +205,12 @@ class RestoreRun:
         users = plan.target_users[(step.tenant, step.group)]
         if step.kind == "remove_user":
             assert step.user is not None
-            await reader.delete(f"{group_path(step.tenant, step.group)}/users/{step.user}", calls)
+            await reader.delete_user(step.tenant, step.group, step.user, calls)
             users.discard(step.user)
             return DELETED_DIGEST
         if step.kind == "remove_entity":
             if await reader.document(step.key, calls) is not None:
-                await reader.delete(entity_path(step.key), calls)
+                await reader.delete(step.key, calls)
             return DELETED_DIGEST
         document = content.documents[step.key]
         existing = self.restore.spec.existing

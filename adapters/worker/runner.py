@@ -40,7 +40,7 @@ import structlog
 
 from adapters.artifacts import ArtifactStore
 from adapters.artifacts.blobs import StoreStats
-from adapters.pbx_client import PbxCallStats, PbxClient
+from adapters.pbx.client import PbxCallStats, PbxClient
 from adapters.process_metrics import register_worker
 from adapters.secrets import Sealer, open_credentials
 from adapters.worker.backup_run import BackupRun

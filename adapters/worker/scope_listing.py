@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from adapters.pbx_client import PbxCallFailed, PbxClient, PbxNotFound, PbxRejected
-from adapters.worker.entities import RECORDINGS, WorkItem, group_path, tenant_path
+from adapters.worker.entities import RECORDINGS, WorkItem
 from domain.backup import BackupSpec
 from domain.catalogue import BackupKind
+from domain.ports.pbx import PbxCallFailed, PbxGateway, PbxNotFound, PbxRejected
 from domain.scope import Scope
 
 
@@ -47,15 +47,11 @@ class GroupMembers:
     user_ids: tuple[str, ...]
 
 
-def _ids(items: list[dict[str, object]]) -> list[str]:
-    return [str(item["id"]) for item in items if item.get("id") is not None]
-
-
 class ScopeLister:
-    """Lists tenants, groups and users of one scope on one PBX."""
+    """Lists tenants, groups and users of one scope on one PBX, through its gateway."""
 
-    def __init__(self, client: PbxClient, scope: Scope) -> None:
-        self.client = client
+    def __init__(self, gateway: PbxGateway, scope: Scope) -> None:
+        self.gateway = gateway
         self.scope = scope
 
     async def groups(self) -> list[GroupMembers]:
@@ -64,7 +60,7 @@ class ScopeLister:
         try:
             return await self._groups()
         except PbxCallFailed as error:
-            raise ScopeUnavailable(failure_reason(error, self.client.base_url)) from error
+            raise ScopeUnavailable(failure_reason(error, self.gateway.base_url)) from error
         except PbxRejected as error:
             raise ScopeUnavailable(f"host refused to list the scope: {error}") from error
         except PbxNotFound as error:
@@ -73,7 +69,7 @@ class ScopeLister:
     async def _groups(self) -> list[GroupMembers]:
         scope = self.scope
         if scope.tenant_id is None:
-            tenants = _ids(await self.client.list_all("/1.0/tenants/"))
+            tenants = await self.gateway.list_tenants()
         else:
             tenants = [scope.tenant_id]
         found: list[GroupMembers] = []
@@ -88,19 +84,19 @@ class ScopeLister:
 
     async def _group_ids(self, tenant: str) -> list[str]:
         try:
-            return _ids(await self.client.list_all(f"{tenant_path(tenant)}/groups/"))
+            return await self.gateway.list_groups(tenant)
         except PbxNotFound:
             raise ScopeUnavailable(self._missing(tenant)) from None
 
     async def _members(self, tenant: str, group: str) -> GroupMembers:
         try:
-            users = await self.client.list_all(f"{group_path(tenant, group)}/users/")
+            users = await self.gateway.list_users(tenant, group)
         except PbxNotFound:
             # One more call tells an unknown tenant from an unknown group, so the failure
             # reason names the right one.
             await self._group_ids(tenant)
             raise ScopeUnavailable(self._missing(tenant, group)) from None
-        return GroupMembers(tenant, group, tuple(_ids(users)))
+        return GroupMembers(tenant, group, tuple(users))
 
     def _missing(self, tenant: str, group: str | None = None) -> str:
         host = self.scope.host_id

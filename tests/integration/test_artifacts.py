@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from adapters.artifacts import (
-    ArtifactStore,
     BlobCorruptError,
     BlobNotFoundError,
+    FolderArtifactStore,
     Manifest,
     ManifestCorruptError,
 )
@@ -27,11 +27,11 @@ from tests.support.forkserver import racer_context
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "artifacts")
+def store(tmp_path: Path) -> FolderArtifactStore:
+    return FolderArtifactStore(tmp_path / "artifacts")
 
 
-def _blob_files(store: ArtifactStore) -> list[Path]:
+def _blob_files(store: FolderArtifactStore) -> list[Path]:
     return sorted(p for p in store.blobs_dir.rglob("*.zst") if not is_temp_name(p.name))
 
 
@@ -70,7 +70,7 @@ def _generated_digest(total: int) -> str:
 # -- put / read ------------------------------------------------------------------------------
 
 
-def test_put_bytes_round_trip(store: ArtifactStore) -> None:
+def test_put_bytes_round_trip(store: FolderArtifactStore) -> None:
     data = b"ivr menu " * 1000
     ref = store.put_bytes(data)
     assert ref.digest == hashlib.sha256(data).hexdigest()
@@ -87,14 +87,14 @@ def test_put_bytes_round_trip(store: ArtifactStore) -> None:
     assert store.verify(ref.digest).ok
 
 
-def test_empty_content(store: ArtifactStore) -> None:
+def test_empty_content(store: FolderArtifactStore) -> None:
     ref = store.put_bytes(b"")
     assert ref.digest == hashlib.sha256(b"").hexdigest()
     assert store.read_bytes(ref.digest) == b""
     assert store.verify(ref.digest).status == "ok"
 
 
-def test_same_content_is_stored_once(store: ArtifactStore) -> None:
+def test_same_content_is_stored_once(store: FolderArtifactStore) -> None:
     data = os.urandom(5000)
     first = store.put_bytes(data)
     files_before = _all_files(store.root)
@@ -110,7 +110,7 @@ def test_same_content_is_stored_once(store: ArtifactStore) -> None:
     assert stats.blobs_written == stats_before.blobs_written == 1
 
 
-async def test_put_stream_round_trip_and_dedup_with_put_bytes(store: ArtifactStore) -> None:
+async def test_put_stream_round_trip_and_dedup_with_put_bytes(store: FolderArtifactStore) -> None:
     data = os.urandom(300_000) + b"\0" * 300_000
     ref = await store.put_stream(_chunks(data, 4096), batch_size=50_000)
     assert ref.digest == hashlib.sha256(data).hexdigest()
@@ -130,7 +130,7 @@ async def test_put_stream_round_trip_and_dedup_with_put_bytes(store: ArtifactSto
     assert not [p for p in store.root.rglob("*") if is_temp_name(p.name)]
 
 
-async def test_put_stream_of_50_mb_stays_small_in_memory(store: ArtifactStore) -> None:
+async def test_put_stream_of_50_mb_stays_small_in_memory(store: FolderArtifactStore) -> None:
     total = 50 * 1024 * 1024
     tracemalloc.start()
     try:
@@ -154,7 +154,7 @@ async def test_put_stream_of_50_mb_stays_small_in_memory(store: ArtifactStore) -
     assert peak < 8 * 1024 * 1024, f"read peak {peak} bytes"
 
 
-async def test_aiter_chunks(store: ArtifactStore) -> None:
+async def test_aiter_chunks(store: FolderArtifactStore) -> None:
     data = os.urandom(200_000)
     ref = store.put_bytes(data)
     pieces = [c async for c in store.aiter_chunks(ref.digest, chunk_size=30_000)]
@@ -167,7 +167,7 @@ async def test_aiter_chunks(store: ArtifactStore) -> None:
     await stream.aclose()
 
 
-async def test_failed_stream_leaves_nothing(store: ArtifactStore) -> None:
+async def test_failed_stream_leaves_nothing(store: FolderArtifactStore) -> None:
     async def broken() -> AsyncIterator[bytes]:
         yield b"x" * 100_000
         raise ConnectionError("PBX went away")
@@ -177,7 +177,7 @@ async def test_failed_stream_leaves_nothing(store: ArtifactStore) -> None:
     assert _all_files(store.root) == []
 
 
-def test_missing_blob_errors(store: ArtifactStore) -> None:
+def test_missing_blob_errors(store: FolderArtifactStore) -> None:
     digest = hashlib.sha256(b"never stored").hexdigest()
     assert not store.has(digest)
     with pytest.raises(BlobNotFoundError):
@@ -192,7 +192,7 @@ def test_missing_blob_errors(store: ArtifactStore) -> None:
 # -- concurrency -----------------------------------------------------------------------------
 
 
-def test_concurrent_writers_of_one_digest(store: ArtifactStore) -> None:
+def test_concurrent_writers_of_one_digest(store: FolderArtifactStore) -> None:
     data = os.urandom(1_000_000)
     barrier = threading.Barrier(8)
     refs = []
@@ -220,11 +220,11 @@ def test_concurrent_writers_of_one_digest(store: ArtifactStore) -> None:
 
 def _put_in_child(root: str, seed: int) -> tuple[str, bool]:
     """Run in a separate process: write the same content as every sibling."""
-    ref = ArtifactStore(Path(root)).put_bytes(random.Random(seed).randbytes(3_000_000))
+    ref = FolderArtifactStore(Path(root)).put_bytes(random.Random(seed).randbytes(3_000_000))
     return ref.digest, ref.new
 
 
-def test_concurrent_writer_processes_of_one_digest(store: ArtifactStore) -> None:
+def test_concurrent_writer_processes_of_one_digest(store: FolderArtifactStore) -> None:
     ctx = racer_context(__name__)
     with ProcessPoolExecutor(max_workers=4, mp_context=ctx) as pool:
         results = list(pool.map(_put_in_child, [str(store.root)] * 4, [7] * 4))
@@ -236,7 +236,7 @@ def test_concurrent_writer_processes_of_one_digest(store: ArtifactStore) -> None
     assert not [p for p in store.root.rglob("*") if is_temp_name(p.name)]
 
 
-async def test_concurrent_streams_of_one_digest(store: ArtifactStore) -> None:
+async def test_concurrent_streams_of_one_digest(store: FolderArtifactStore) -> None:
     data = os.urandom(2_000_000)
     refs = await asyncio.gather(
         *(store.put_stream(_chunks(data, 65536), batch_size=200_000) for _ in range(6))
@@ -250,7 +250,7 @@ async def test_concurrent_streams_of_one_digest(store: ArtifactStore) -> None:
 # -- verification ----------------------------------------------------------------------------
 
 
-def test_verify_reports_missing_after_delete(store: ArtifactStore) -> None:
+def test_verify_reports_missing_after_delete(store: FolderArtifactStore) -> None:
     ref = store.put_bytes(b"voice mail greeting")
     store.blob_path(ref.digest).unlink()
     check = store.verify(ref.digest)
@@ -258,7 +258,7 @@ def test_verify_reports_missing_after_delete(store: ArtifactStore) -> None:
     assert not check.ok
 
 
-def test_verify_reports_flipped_byte_as_corrupt(store: ArtifactStore) -> None:
+def test_verify_reports_flipped_byte_as_corrupt(store: FolderArtifactStore) -> None:
     ref = store.put_bytes(os.urandom(100_000))
     path = store.blob_path(ref.digest)
     raw = bytearray(path.read_bytes())
@@ -272,7 +272,7 @@ def test_verify_reports_flipped_byte_as_corrupt(store: ArtifactStore) -> None:
 
 
 @pytest.mark.parametrize("keep", [0, 3, 10, "half", "all-but-one"])
-def test_verify_reports_truncation_as_corrupt(store: ArtifactStore, keep: int | str) -> None:
+def test_verify_reports_truncation_as_corrupt(store: FolderArtifactStore, keep: int | str) -> None:
     ref = store.put_bytes(b"announcement " * 20_000)
     path = store.blob_path(ref.digest)
     raw = path.read_bytes()
@@ -284,7 +284,7 @@ def test_verify_reports_truncation_as_corrupt(store: ArtifactStore, keep: int | 
     assert check.reason
 
 
-def test_verify_reports_trailing_garbage_and_wrong_content(store: ArtifactStore) -> None:
+def test_verify_reports_trailing_garbage_and_wrong_content(store: FolderArtifactStore) -> None:
     ref = store.put_bytes(b"profile")
     path = store.blob_path(ref.digest)
     path.write_bytes(path.read_bytes() + b"junk")
@@ -297,7 +297,7 @@ def test_verify_reports_trailing_garbage_and_wrong_content(store: ArtifactStore)
     assert other.digest in (check.reason or "")
 
 
-def test_verify_garbage_file_is_corrupt_not_an_exception(store: ArtifactStore) -> None:
+def test_verify_garbage_file_is_corrupt_not_an_exception(store: FolderArtifactStore) -> None:
     ref = store.put_bytes(b"phone book")
     store.blob_path(ref.digest).write_bytes(b"this is not zstd at all")
     assert store.verify(ref.digest).status == "corrupt"
@@ -306,14 +306,14 @@ def test_verify_garbage_file_is_corrupt_not_an_exception(store: ArtifactStore) -
 # -- manifests and purge ---------------------------------------------------------------------
 
 
-def _backup(store: ArtifactStore, backup_id: str, contents: dict[str, bytes]) -> Manifest:
+def _backup(store: FolderArtifactStore, backup_id: str, contents: dict[str, bytes]) -> Manifest:
     entities = {key: store.put_bytes(data).digest for key, data in contents.items()}
     manifest = Manifest(backup_id=backup_id, entities=entities, formats=["json"])
     store.write_manifest(manifest)
     return manifest
 
 
-def test_manifest_round_trip_and_canonical_json(store: ArtifactStore) -> None:
+def test_manifest_round_trip_and_canonical_json(store: FolderArtifactStore) -> None:
     digest = store.put_bytes(b"recording").digest
     manifest = Manifest(
         backup_id="b-1",
@@ -343,7 +343,7 @@ def test_manifest_round_trip_and_canonical_json(store: ArtifactStore) -> None:
     assert store.list_manifests() == []
 
 
-def test_manifest_requires_its_blobs(store: ArtifactStore) -> None:
+def test_manifest_requires_its_blobs(store: FolderArtifactStore) -> None:
     missing = hashlib.sha256(b"nope").hexdigest()
     with pytest.raises(ValueError, match="missing"):
         store.write_manifest(Manifest(backup_id="b", entities={"group/ivr": missing}))
@@ -352,7 +352,7 @@ def test_manifest_requires_its_blobs(store: ArtifactStore) -> None:
     )
 
 
-def test_second_backup_of_unchanged_data_adds_only_its_manifest(store: ArtifactStore) -> None:
+def test_second_backup_of_unchanged_data_adds_only_its_manifest(store: FolderArtifactStore) -> None:
     contents = {"group/ivr": b"ivr" * 500, "group/profile": b"profile" * 500}
     _backup(store, "b1", contents)
     written = store.stats.bytes_written
@@ -363,7 +363,7 @@ def test_second_backup_of_unchanged_data_adds_only_its_manifest(store: ArtifactS
     assert store.list_manifests() == ["b1", "b2"]
 
 
-def test_purge_keeps_shared_blobs(store: ArtifactStore) -> None:
+def test_purge_keeps_shared_blobs(store: FolderArtifactStore) -> None:
     m1 = _backup(store, "b1", {"group/ivr": b"shared", "group/profile": b"only in b1"})
     m2 = _backup(store, "b2", {"group/ivr": b"shared", "group/profile": b"only in b2"})
     shared = m1.entities["group/ivr"]
@@ -391,7 +391,7 @@ def test_purge_keeps_shared_blobs(store: ArtifactStore) -> None:
     assert store.list_manifests() == []
 
 
-def test_purge_grace_defers_recent_blobs_and_gc_collects_them(store: ArtifactStore) -> None:
+def test_purge_grace_defers_recent_blobs_and_gc_collects_them(store: FolderArtifactStore) -> None:
     manifest = _backup(store, "b1", {"group/ivr": b"ivr"})
     digest = manifest.entities["group/ivr"]
     result = store.purge("b1", grace_seconds=3600)
@@ -404,7 +404,7 @@ def test_purge_grace_defers_recent_blobs_and_gc_collects_them(store: ArtifactSto
     assert not store.has(digest)
 
 
-def test_dedup_refreshes_blob_age(store: ArtifactStore) -> None:
+def test_dedup_refreshes_blob_age(store: FolderArtifactStore) -> None:
     """A blob reused by a running backup must look recent to a graceful purge."""
     ref = store.put_bytes(b"reused")
     old = time.time() - 7200
@@ -413,7 +413,7 @@ def test_dedup_refreshes_blob_age(store: ArtifactStore) -> None:
     assert store.blob_path(ref.digest).stat().st_mtime > old + 3600
 
 
-def test_purge_refuses_to_guess_with_a_corrupt_manifest(store: ArtifactStore) -> None:
+def test_purge_refuses_to_guess_with_a_corrupt_manifest(store: FolderArtifactStore) -> None:
     _backup(store, "b1", {"group/ivr": b"ivr"})
     _backup(store, "b2", {"group/ivr": b"ivr"})
     store.manifest_path("b2").write_bytes(b"{not json")
@@ -422,7 +422,7 @@ def test_purge_refuses_to_guess_with_a_corrupt_manifest(store: ArtifactStore) ->
     assert store.read_manifest("b1") is not None
 
 
-def test_size_on_disk(store: ArtifactStore) -> None:
+def test_size_on_disk(store: FolderArtifactStore) -> None:
     manifest = _backup(
         store,
         "b1",
@@ -441,7 +441,7 @@ def test_size_on_disk(store: ArtifactStore) -> None:
     "digest",
     ["../" + "a" * 61, "A" * 64, "a" * 63, "a" * 65, "a" * 64 + "\n", "/etc/passwd", ""],
 )
-def test_bad_digests_raise(store: ArtifactStore, digest: str) -> None:
+def test_bad_digests_raise(store: FolderArtifactStore, digest: str) -> None:
     for call in (store.has, store.read_bytes, store.verify, store.delete, store.stored_size):
         with pytest.raises(ValueError):
             call(digest)
@@ -452,7 +452,7 @@ def test_bad_digests_raise(store: ArtifactStore, digest: str) -> None:
 @pytest.mark.parametrize(
     "backup_id", ["..", "../x", "a/b", ".hidden", "", "a\\b", "x" * 200, "a\0b", "é"]
 )
-def test_bad_backup_ids_raise(store: ArtifactStore, backup_id: str) -> None:
+def test_bad_backup_ids_raise(store: FolderArtifactStore, backup_id: str) -> None:
     for call in (store.read_manifest, store.delete_manifest, store.purge, store.content_path):
         with pytest.raises(ValueError):
             call(backup_id)
@@ -463,7 +463,7 @@ def test_bad_backup_ids_raise(store: ArtifactStore, backup_id: str) -> None:
 # -- crash leftovers -------------------------------------------------------------------------
 
 
-def test_crash_leftovers_are_invisible_and_cleaned(store: ArtifactStore) -> None:
+def test_crash_leftovers_are_invisible_and_cleaned(store: FolderArtifactStore) -> None:
     data = b"half written"
     digest = hashlib.sha256(data).hexdigest()
     shard = store.blob_path(digest).parent
@@ -497,7 +497,7 @@ def test_crash_leftovers_are_invisible_and_cleaned(store: ArtifactStore) -> None
     assert store.read_bytes(digest) == data
 
 
-def test_deferred_blobs_reach_their_names_only_when_committed(store: ArtifactStore) -> None:
+def test_deferred_blobs_reach_their_names_only_when_committed(store: FolderArtifactStore) -> None:
     """A deferred put (no fsyncs of its own) is invisible under its digest until the batch
     is committed, so a crash before the commit can never leave a torn blob that a later
     backup would deduplicate against; a repeated content waits in the batch once."""
@@ -519,7 +519,7 @@ def test_deferred_blobs_reach_their_names_only_when_committed(store: ArtifactSto
     assert not store.put_bytes(b"entity one", store.deferred()).new
 
 
-def test_discarded_deferred_blobs_leave_nothing(store: ArtifactStore) -> None:
+def test_discarded_deferred_blobs_leave_nothing(store: FolderArtifactStore) -> None:
     batch = store.deferred()
     ref = store.put_bytes(b"fetched, never recorded", batch)
     batch.discard()
@@ -528,6 +528,6 @@ def test_discarded_deferred_blobs_leave_nothing(store: ArtifactStore) -> None:
     assert [p for p in store.blobs_dir.rglob("*") if p.is_file()] == []
 
 
-def test_iter_digests_lists_stored_blobs(store: ArtifactStore) -> None:
+def test_iter_digests_lists_stored_blobs(store: FolderArtifactStore) -> None:
     digests = {store.put_bytes(bytes([i]) * 10).digest for i in range(5)}
     assert set(store.iter_digests()) == digests

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from adapters.artifacts import ArtifactStore
+from adapters.artifacts import FolderArtifactStore
 from adapters.worker import Worker
 from domain.application import RewindApplication
 from domain.backup import Backup
@@ -38,7 +38,7 @@ from tests.integration.test_worker import (
 from tests.support.stores import StoreTarget
 
 
-class CancelBeforeManifest(ArtifactStore):
+class CancelBeforeManifest(FolderArtifactStore):
     """The real artifact store; a client cancels ``backup_id`` as the worker starts writing
     its manifest."""
 
@@ -102,7 +102,7 @@ async def test_a_cancel_just_before_the_pbx_answers_starts_no_other_call(
         register(app, url)
         spec = group_spec(user_entities=("announcements",), download_files=True)
         backup_id = await request(app, spec)
-        worker = Worker(app, ArtifactStore(tmp_path / "artifacts"), worker_id="w1")
+        worker = Worker(app, FolderArtifactStore(tmp_path / "artifacts"), worker_id="w1")
         async with running(worker):
             worker.nudge()
             await wait_backup(app, backup_id, lambda b: b.total is not None or not b.is_active)

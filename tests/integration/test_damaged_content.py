@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 import zstandard
 
-from adapters.artifacts import ArtifactStore, BlobCorruptError
+from adapters.artifacts import BlobCorruptError, FolderArtifactStore
 from domain.application import RewindApplication
 from domain.restore import RestoreSpec
 from tests.integration.conftest import SandboxFactory
@@ -47,18 +47,18 @@ def sqlite_app(tmp_path: Path) -> Iterator[RewindApplication]:
 
 
 @pytest.fixture
-def artifacts(tmp_path: Path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "artifacts")
+def artifacts(tmp_path: Path) -> FolderArtifactStore:
+    return FolderArtifactStore(tmp_path / "artifacts")
 
 
-def swap_content(store: ArtifactStore, digest: str, other: bytes) -> None:
+def swap_content(store: FolderArtifactStore, digest: str, other: bytes) -> None:
     """Replace a blob's file with a valid zstd frame (checksum and all) of other content."""
     frame = zstandard.ZstdCompressor(write_checksum=True).compress(other)
     store.blob_path(digest).write_bytes(frame)
 
 
 def test_a_stream_of_a_swapped_blob_never_hands_out_all_its_content(
-    artifacts: ArtifactStore,
+    artifacts: FolderArtifactStore,
 ) -> None:
     content = os.urandom(300_000)
     ref = artifacts.put_bytes(content)
@@ -74,7 +74,7 @@ def test_a_stream_of_a_swapped_blob_never_hands_out_all_its_content(
 
 
 async def test_a_restore_of_a_swapped_media_blob_fails_and_uploads_nothing(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=2)
@@ -102,7 +102,7 @@ async def test_a_restore_of_a_swapped_media_blob_fails_and_uploads_nothing(
 
 
 async def test_a_restore_of_a_swapped_document_blob_fails_and_writes_nothing(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=2)

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import pytest
 
-from adapters.artifacts import ArtifactStore
+from adapters.artifacts import FolderArtifactStore
 from adapters.verifier import verify_backup, verify_sample
 from adapters.worker import Worker
 from domain.application import RewindApplication
@@ -37,8 +37,8 @@ def app(tmp_path: Path) -> Iterator[RewindApplication]:
 
 
 @pytest.fixture
-def artifacts(tmp_path: Path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "artifacts")
+def artifacts(tmp_path: Path) -> FolderArtifactStore:
+    return FolderArtifactStore(tmp_path / "artifacts")
 
 
 def spec(**fields: Any) -> BackupSpec:
@@ -49,7 +49,7 @@ def spec(**fields: Any) -> BackupSpec:
 
 
 async def backed_up(
-    app: RewindApplication, artifacts: ArtifactStore, worker: Worker, backup_spec: BackupSpec
+    app: RewindApplication, artifacts: FolderArtifactStore, worker: Worker, backup_spec: BackupSpec
 ) -> UUID:
     backup = await asyncio.to_thread(app.request_backup, backup_spec, "alice")
     await worker.run_until_idle(60)
@@ -58,7 +58,7 @@ async def backed_up(
     return backup.id
 
 
-def digests(artifacts: ArtifactStore, backup_id: UUID) -> set[str]:
+def digests(artifacts: FolderArtifactStore, backup_id: UUID) -> set[str]:
     manifest = artifacts.read_manifest(str(backup_id))
     assert manifest is not None
     return manifest.digests()
@@ -66,7 +66,7 @@ def digests(artifacts: ArtifactStore, backup_id: UUID) -> set[str]:
 
 @pytest.fixture
 async def two_backups(
-    app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> tuple[Worker, UUID, UUID]:
     """Two backups of one unchanged group: the first with XML and media files too, the
     second JSON only, so they share the JSON blobs and the first has blobs of its own."""
@@ -81,7 +81,7 @@ async def two_backups(
 
 
 async def test_delete_purges_only_blobs_no_other_manifest_references(
-    app: RewindApplication, artifacts: ArtifactStore, two_backups: tuple[Worker, UUID, UUID]
+    app: RewindApplication, artifacts: FolderArtifactStore, two_backups: tuple[Worker, UUID, UUID]
 ) -> None:
     worker, first, second = two_backups
     first_blobs, second_blobs = digests(artifacts, first), digests(artifacts, second)
@@ -113,7 +113,7 @@ async def test_delete_purges_only_blobs_no_other_manifest_references(
 
 
 async def test_verify_detects_a_missing_blob_and_recovers_when_restored(
-    app: RewindApplication, artifacts: ArtifactStore, two_backups: tuple[Worker, UUID, UUID]
+    app: RewindApplication, artifacts: FolderArtifactStore, two_backups: tuple[Worker, UUID, UUID]
 ) -> None:
     _, _, backup_id = two_backups
     digest = sorted(digests(artifacts, backup_id))[0]
@@ -143,7 +143,7 @@ async def test_verify_detects_a_missing_blob_and_recovers_when_restored(
 
 
 async def test_verify_detects_a_corrupted_blob(
-    app: RewindApplication, artifacts: ArtifactStore, two_backups: tuple[Worker, UUID, UUID]
+    app: RewindApplication, artifacts: FolderArtifactStore, two_backups: tuple[Worker, UUID, UUID]
 ) -> None:
     _, _, backup_id = two_backups
     digest = sorted(digests(artifacts, backup_id))[-1]
@@ -163,7 +163,7 @@ async def test_verify_detects_a_corrupted_blob(
 
 
 async def test_a_missing_manifest_marks_missing_and_the_sampler_verifies(
-    app: RewindApplication, artifacts: ArtifactStore, two_backups: tuple[Worker, UUID, UUID]
+    app: RewindApplication, artifacts: FolderArtifactStore, two_backups: tuple[Worker, UUID, UUID]
 ) -> None:
     """The periodic verifier's round: every candidate verified (share 1), a bad candidate
     (unknown id) logged and skipped, the manifest-less backup marked MISSING."""
@@ -189,7 +189,7 @@ async def test_a_missing_manifest_marks_missing_and_the_sampler_verifies(
 
 
 async def test_an_unfinished_backup_is_not_verified(
-    app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     url = await sandbox_factory(tenants=1, groups=1, users=1)
     app.register_host("default", HostSettings(name="sandbox", base_url=url), "admin")

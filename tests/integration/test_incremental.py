@@ -17,7 +17,7 @@ from uuid import UUID
 
 import pytest
 
-from adapters.artifacts import ArtifactStore
+from adapters.artifacts import FolderArtifactStore
 from adapters.verifier import verify_backup
 from adapters.worker import Worker
 from domain.application import RewindApplication
@@ -44,7 +44,7 @@ class Rig(NamedTuple):
     """What every test here works with."""
 
     app: RewindApplication
-    artifacts: ArtifactStore
+    artifacts: FolderArtifactStore
     worker: Worker
     sandbox_factory: SandboxFactory
 
@@ -58,7 +58,7 @@ class Rig(NamedTuple):
 @pytest.fixture
 def rig(
     app: RewindApplication,
-    artifacts: ArtifactStore,
+    artifacts: FolderArtifactStore,
     worker: Worker,
     sandbox_factory: SandboxFactory,
 ) -> Rig:
@@ -66,7 +66,7 @@ def rig(
 
 
 @pytest.fixture
-def worker(app: RewindApplication, artifacts: ArtifactStore) -> Worker:
+def worker(app: RewindApplication, artifacts: FolderArtifactStore) -> Worker:
     return Worker(app, artifacts, worker_id="w1", poll_interval=0.05, purge_grace_seconds=0)
 
 
@@ -90,7 +90,7 @@ async def backed_up(app: RewindApplication, worker: Worker, backup_spec: BackupS
     return done
 
 
-def blob_bytes(artifacts: ArtifactStore) -> int:
+def blob_bytes(artifacts: FolderArtifactStore) -> int:
     """Compressed bytes of every blob in the store."""
     return sum(artifacts.stored_size(d) for d in artifacts.iter_digests())
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from adapters.pbx_client import (
+from adapters.pbx.client import (
     PbxCallFailed,
     PbxClient,
     PbxError,

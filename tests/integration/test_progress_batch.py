@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.artifacts import ArtifactStore
+from adapters.artifacts import FolderArtifactStore
 from adapters.worker.progress_batch import ProgressBatcher
 from domain.application import JobHandle, RewindApplication
 from domain.backup import BackupSpec
@@ -84,7 +84,7 @@ async def test_blobs_are_durable_before_the_batch_that_records_them(
     """The run's hook commits the deferred blobs in the saving thread before each save: at
     the moment an outcome's event is written, its blob is under its digest name; when the
     commit fails, the batch is refused and nothing is recorded."""
-    store = ArtifactStore(tmp_path / "artifacts")
+    store = FolderArtifactStore(tmp_path / "artifacts")
     blobs = store.deferred()
     handle = held_backup(app, 10)
     seen_at_save: list[bool] = []

@@ -19,8 +19,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.artifacts import ArtifactStore
-from adapters.pbx_client import PbxClient
+from adapters.artifacts import FolderArtifactStore
+from adapters.pbx.client import PbxClient
 from adapters.restore_diff import diff_states
 from adapters.secrets import hash_token
 from adapters.settings import Settings
@@ -69,11 +69,11 @@ def sqlite_app(tmp_path: Path) -> Iterator[RewindApplication]:
 
 
 @pytest.fixture
-def artifacts(tmp_path: Path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "artifacts")
+def artifacts(tmp_path: Path) -> FolderArtifactStore:
+    return FolderArtifactStore(tmp_path / "artifacts")
 
 
-def worker_for(app: RewindApplication, artifacts: ArtifactStore) -> Worker:
+def worker_for(app: RewindApplication, artifacts: FolderArtifactStore) -> Worker:
     return Worker(app, artifacts, worker_id="w1", poll_interval=0.05)
 
 
@@ -132,7 +132,7 @@ def group_target(host_id: str = "default") -> Scope:
 
 
 async def test_restore_puts_the_backed_up_group_back(
-    app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=2)
     register(app, url)
@@ -156,7 +156,7 @@ async def test_restore_puts_the_backed_up_group_back(
 
 
 async def test_restore_into_another_host_makes_it_equal_the_source(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     source = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=2, seed=1)
@@ -183,7 +183,7 @@ async def test_restore_into_another_host_makes_it_equal_the_source(
 
 
 async def test_skip_keeps_existing_entities_and_creates_absent_ones(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=2)
@@ -209,7 +209,7 @@ async def test_skip_keeps_existing_entities_and_creates_absent_ones(
 
 
 async def test_dry_run_lists_exactly_the_changes_and_appends_nothing(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=2)
@@ -242,7 +242,7 @@ async def test_dry_run_lists_exactly_the_changes_and_appends_nothing(
 
 
 async def test_diff_of_two_backups_shows_exactly_the_changed_field(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     url = await sandbox_factory(tenants=1, groups=1, users=2, media_kb=2)
@@ -274,7 +274,7 @@ async def test_diff_of_two_backups_shows_exactly_the_changed_field(
 
 
 async def test_restores_are_refused_while_one_runs_and_for_unfinished_backups(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     url = await sandbox_factory(tenants=1, groups=1, users=2, media_kb=2)
@@ -309,7 +309,7 @@ async def test_restores_are_refused_while_one_runs_and_for_unfinished_backups(
 
 
 async def test_a_running_restore_stops_on_cancel_and_a_dead_workers_one_is_resumed(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     url = await sandbox_factory(tenants=1, groups=1, users=10, media_kb=2, latency_ms=30)

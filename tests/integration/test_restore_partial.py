@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.artifacts import ArtifactStore
-from adapters.pbx_client import PbxClient
+from adapters.artifacts import FolderArtifactStore
+from adapters.pbx.client import PbxClient
 from adapters.worker import Worker
 from adapters.worker.backup_content import load_backup_content
 from adapters.worker.restore_plan import TargetReader, dry_run
@@ -133,8 +133,8 @@ def sqlite_app(tmp_path: Path) -> Iterator[RewindApplication]:
 
 
 @pytest.fixture
-def artifacts(tmp_path: Path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "artifacts")
+def artifacts(tmp_path: Path) -> FolderArtifactStore:
+    return FolderArtifactStore(tmp_path / "artifacts")
 
 
 # -- the tests ----------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ async def partial_backup(app: RewindApplication, worker: Worker, url: str) -> Pa
 
 
 async def test_a_dry_run_lists_what_the_backup_could_not_read_as_skipped_only(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=1)
     worker = worker_for(sqlite_app, artifacts)
@@ -230,7 +230,7 @@ async def test_a_dry_run_lists_what_the_backup_could_not_read_as_skipped_only(
 
 
 async def test_a_whole_scope_restore_of_an_incomplete_backup_needs_allow_partial(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=1)
@@ -257,7 +257,7 @@ async def test_a_whole_scope_restore_of_an_incomplete_backup_needs_allow_partial
 
 
 async def test_a_restore_never_touches_what_its_backup_could_not_read(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     url = await sandbox_factory(tenants=1, groups=1, users=3, media_kb=1)
@@ -282,7 +282,7 @@ async def test_a_restore_never_touches_what_its_backup_could_not_read(
 
 
 async def test_a_backup_without_user_entities_never_leads_to_deleting_users(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     url = await sandbox_factory(tenants=1, groups=1, users=2, media_kb=1)
@@ -303,7 +303,7 @@ async def test_a_backup_without_user_entities_never_leads_to_deleting_users(
 
 
 async def test_a_restores_own_failed_writes_count_as_error_calls(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     url = await sandbox_factory(tenants=1, groups=1, users=1, media_kb=1)
@@ -333,7 +333,7 @@ async def test_a_restores_own_failed_writes_count_as_error_calls(
 
 
 async def test_a_backup_that_cannot_list_the_users_fails_and_restores_nothing(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     url = await sandbox_factory(tenants=1, groups=1, users=2, media_kb=1)
     register(sqlite_app, url)

@@ -20,7 +20,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from adapters.artifacts import ArtifactStore
+from adapters.artifacts import FolderArtifactStore
 from adapters.sandbox import SandboxConfig, start_sandbox
 from domain.application import RewindApplication
 from domain.backup import BackupSpec
@@ -119,7 +119,9 @@ async def apply_edit(url: str, action: str, target: str, serial: int) -> None:
         assert await send("PUT", f"{url}{media_url_path(target)}", data=data) == 200
 
 
-async def run_scenario(app: RewindApplication, artifacts: ArtifactStore, case: Scenario) -> None:
+async def run_scenario(
+    app: RewindApplication, artifacts: FolderArtifactStore, case: Scenario
+) -> None:
     runner, url = await start_sandbox(
         SandboxConfig(port=0, tenants=1, groups=1, users=len(USERS), media_kb=1)
     )
@@ -234,6 +236,6 @@ def test_a_restore_never_touches_what_its_backup_did_not_read(
     with tempfile.TemporaryDirectory() as tmp:
         app = StoreTarget.sqlite(Path(tmp) / "data").open()
         try:
-            asyncio.run(run_scenario(app, ArtifactStore(Path(tmp) / "artifacts"), case))
+            asyncio.run(run_scenario(app, FolderArtifactStore(Path(tmp) / "artifacts"), case))
         finally:
             app.close()

@@ -15,7 +15,7 @@ from uuid import UUID
 import pytest
 from structlog.testing import capture_logs
 
-from adapters.artifacts import ArtifactStore
+from adapters.artifacts import FolderArtifactStore
 from adapters.cron import next_tick
 from adapters.scheduler import Scheduler
 from adapters.worker import Worker
@@ -50,7 +50,9 @@ def app(target: StoreTarget) -> Iterator[RewindApplication]:
 async def worker(app: RewindApplication, tmp_path: Path, sandbox_factory: SandboxFactory) -> Worker:
     url = await sandbox_factory(tenants=1, groups=1, users=2, media_kb=1)
     app.register_host("default", HostSettings(name="sandbox", base_url=url), "admin")
-    return Worker(app, ArtifactStore(tmp_path / "artifacts"), worker_id="w1", purge_grace_seconds=0)
+    return Worker(
+        app, FolderArtifactStore(tmp_path / "artifacts"), worker_id="w1", purge_grace_seconds=0
+    )
 
 
 def plan_settings(**fields: Any) -> PlanSettings:

@@ -19,7 +19,7 @@ import aiohttp
 import orjson
 import pytest
 
-from adapters.artifacts import ArtifactStore, Manifest
+from adapters.artifacts import FolderArtifactStore, Manifest
 from adapters.renderers import parse_xml, render_json
 from adapters.worker import Worker
 from domain.application import RewindApplication
@@ -66,8 +66,8 @@ def sqlite_app(sqlite_store: StoreTarget) -> Iterator[RewindApplication]:
 
 
 @pytest.fixture
-def artifacts(tmp_path: Path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "artifacts")
+def artifacts(tmp_path: Path) -> FolderArtifactStore:
+    return FolderArtifactStore(tmp_path / "artifacts")
 
 
 @contextlib.asynccontextmanager
@@ -162,7 +162,7 @@ def free_port() -> int:
 
 
 async def test_group_backup_matches_the_sandbox_export(
-    app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     url = await sandbox_factory(tenants=1, groups=1, users=50, media_kb=4)
     register(app, url)
@@ -202,7 +202,7 @@ async def test_group_backup_matches_the_sandbox_export(
 
 
 async def test_failed_calls_are_counted_exactly(
-    app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     """Every entity call whose every attempt was an injected fault is one error call; every
     other entity call one successful call. (Rates above the brief's 0.1 / 0.02 make calls
@@ -242,7 +242,7 @@ async def test_failed_calls_are_counted_exactly(
 
 
 async def test_unknown_entity_is_ignored_with_a_reason(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     register(sqlite_app, await sandbox_factory(tenants=1, groups=1, users=2))
     spec = group_spec(group_entities=("profile", "nonsense"), user_entities=("voice_mail",))
@@ -260,7 +260,7 @@ async def test_unknown_entity_is_ignored_with_a_reason(
 
 
 async def test_host_scope_lists_tenants_groups_and_users(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     register(sqlite_app, await sandbox_factory(tenants=2, groups=2, users=2, media_kb=1))
     spec = BackupSpec(
@@ -280,7 +280,7 @@ async def test_host_scope_lists_tenants_groups_and_users(
 
 
 async def test_unknown_group_fails_naming_it(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     register(sqlite_app, await sandbox_factory(tenants=1, groups=1, users=1))
     backup_id = await request(sqlite_app, group_spec(group="t01-g09", group_entities=("ivr",)))
@@ -292,7 +292,7 @@ async def test_unknown_group_fails_naming_it(
 
 
 async def test_unreachable_host_fails_saying_so(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     register(sqlite_app, url)
@@ -309,7 +309,7 @@ async def test_unreachable_host_fails_saying_so(
 
 
 async def test_a_pbx_answering_500_fails_the_backup_saying_what_it_answered(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     """The PBX is reachable but answers 500 to every attempt at the users listing: the
     reason says so, with the request, rather than that the host could not be reached."""
@@ -334,7 +334,7 @@ def some_progress(backup: Backup) -> bool:
 
 
 async def test_the_pbx_never_answers_more_calls_at_once_than_the_bound(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     url = await sandbox_factory(tenants=1, groups=1, users=30, latency_ms=20, media_kb=2)
     register(sqlite_app, url)
@@ -352,7 +352,7 @@ async def test_the_pbx_never_answers_more_calls_at_once_than_the_bound(
 
 
 async def test_cancel_mid_run_stops_recording(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     register(sqlite_app, await sandbox_factory(tenants=1, groups=1, users=30, latency_ms=50))
     worker = Worker(sqlite_app, artifacts, worker_id="w1", entity_concurrency=4)
@@ -374,7 +374,7 @@ async def test_cancel_mid_run_stops_recording(
 
 
 async def test_force_backup_waits_for_the_cancelled_one(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     register(sqlite_app, await sandbox_factory(tenants=1, groups=1, users=20, latency_ms=50))
     worker = Worker(sqlite_app, artifacts, worker_id="w1", entity_concurrency=4)
@@ -396,7 +396,7 @@ async def test_force_backup_waits_for_the_cancelled_one(
 
 
 async def test_delete_purges_finished_and_running_backups(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     register(sqlite_app, await sandbox_factory(tenants=1, groups=2, users=20, latency_ms=20))
     worker = Worker(
@@ -424,7 +424,7 @@ async def test_delete_purges_finished_and_running_backups(
 
 
 async def test_two_workers_share_the_work_without_doubles(
-    sqlite_store: StoreTarget, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_store: StoreTarget, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     apps = [sqlite_store.open(), sqlite_store.open()]
     try:
@@ -453,7 +453,7 @@ async def test_two_workers_share_the_work_without_doubles(
 
 
 async def test_a_job_whose_worker_stopped_is_resumed_to_the_same_manifest(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     app = sqlite_app
     register(app, await sandbox_factory(tenants=1, groups=1, users=30, latency_ms=30, media_kb=2))
@@ -488,7 +488,7 @@ async def test_a_job_whose_worker_stopped_is_resumed_to_the_same_manifest(
 
 
 async def test_a_restarted_worker_resumes_its_own_jobs_at_once(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     """Same worker id after a restart: no waiting for the (here one minute) lease."""
     register(sqlite_app, await sandbox_factory(tenants=1, groups=1, users=20, latency_ms=30))
@@ -509,7 +509,7 @@ async def test_a_restarted_worker_resumes_its_own_jobs_at_once(
 
 
 async def test_a_backup_cancelled_before_any_claim_is_acknowledged(
-    sqlite_app: RewindApplication, artifacts: ArtifactStore, sandbox_factory: SandboxFactory
+    sqlite_app: RewindApplication, artifacts: FolderArtifactStore, sandbox_factory: SandboxFactory
 ) -> None:
     register(sqlite_app, await sandbox_factory(tenants=1, groups=1, users=1))
     backup_id = await request(sqlite_app, full_spec())

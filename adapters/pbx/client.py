@@ -43,6 +43,17 @@ import aiohttp
 import orjson
 
 from adapters.url_credentials import split_user_info
+from domain.ports.pbx import PbxCallFailed, PbxError, PbxNotFound, PbxRejected
+
+__all__ = [
+    "PbxCallFailed",
+    "PbxCallStats",
+    "PbxClient",
+    "PbxError",
+    "PbxNotFound",
+    "PbxRejected",
+    "authorization_header",
+]
 
 CHUNK_SIZE = 64 * 1024
 """Size of the chunks :meth:`PbxClient.stream` yields."""
@@ -51,63 +62,6 @@ JSON = "application/json"
 
 _RETRYABLE = (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
 """Failures worth another attempt: the PBX may answer next time."""
-
-
-class PbxError(Exception):
-    """Base of the client's errors; ``path`` is the request path (never credentials)."""
-
-    path: str
-
-
-class PbxNotFound(PbxError):
-    """404: the resource does not exist (not retried; not counted as an error call)."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        self.path = path
-
-    def __str__(self) -> str:
-        return f"{self.path}: not found"
-
-
-class PbxRejected(PbxError):
-    """A 4xx other than 404 (or an unexpected 1xx / 3xx): not retried, one error call."""
-
-    def __init__(self, path: str, status: int, messages: list[str]) -> None:
-        super().__init__(path, status, messages)
-        self.path = path
-        self.status = status
-        self.messages = messages
-
-    def __str__(self) -> str:
-        return f"{self.path}: rejected with {self.status}: {'; '.join(self.messages)}"
-
-
-class PbxCallFailed(PbxError):
-    """Every attempt failed (or the answer was unusable): one error call.
-
-    ``last_status`` is the last HTTP status received, None when the last attempt got no answer
-    (timeout, connection error). ``method`` is the request's HTTP method.
-    """
-
-    def __init__(
-        self,
-        path: str,
-        attempts: int,
-        last_status: int | None,
-        message: str,
-        method: str = "GET",
-    ) -> None:
-        super().__init__(path, attempts, last_status, message, method)
-        self.path = path
-        self.attempts = attempts
-        self.last_status = last_status
-        self.message = message
-        self.method = method
-
-    def __str__(self) -> str:
-        status = "no answer" if self.last_status is None else f"last status {self.last_status}"
-        return f"{self.path}: {self.message} ({self.attempts} attempt(s), {status})"
 
 
 @dataclass(frozen=True)

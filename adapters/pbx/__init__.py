@@ -1,0 +1,1 @@
+"""PBX side: the HTTP client every PBX driver talks through, and one package per PBX kind."""
