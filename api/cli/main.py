@@ -123,17 +123,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Run a worker alone (scale-out: several share one PostgreSQL database and one
-    artifact directory); it claims, runs and resumes backups until interrupted. The plan
-    scheduler runs beside it (each tick fires once however many run)."""
+    """Run the background work alone (scale-out: several share one PostgreSQL database and
+    one artifact directory): the worker claims, runs and resumes backups until interrupted,
+    and the periodic verifier and the plan scheduler run beside it, exactly as under
+    ``rewind serve`` (api.composition; each scheduler tick fires once however many run)."""
     import signal
     import uuid
 
-    from adapters.artifacts import ArtifactStore
-    from adapters.event_store import open_application
-    from adapters.scheduler import Scheduler
-    from adapters.secrets import load_sealer
-    from adapters.worker import Worker
+    from api.composition import WORKER, runtime, start_background, stop
 
     settings = _settings(args)
     worker_id = args.worker_id or f"worker-{uuid.uuid4().hex[:12]}"
@@ -144,31 +141,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
         start_http_server(args.metrics_port, addr=args.metrics_host)
 
     async def run() -> None:
-        app = await asyncio.to_thread(open_application, settings)
-        worker = Worker(
-            app,
-            ArtifactStore(settings.data_dir / "artifacts"),
-            worker_id=worker_id,
-            lease_seconds=settings.lease_seconds,
-            max_jobs=settings.worker_concurrency,
-            sealer=load_sealer(settings.data_dir),
-        )
-        task = asyncio.create_task(worker.run())
-        scheduler = Scheduler(app, on_fired=worker.nudge)
-        scheduling = asyncio.create_task(scheduler.run(settings.scheduler_tick_seconds))
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        print(f"worker {worker_id} running on {settings.data_dir}", flush=True)
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        finally:
-            scheduling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scheduling
-            await asyncio.to_thread(app.close)
+        async with runtime(settings) as services:
+            tasks = start_background(services, worker_id)
+            worker = next(task for task in tasks if task.get_name() == WORKER)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, worker.cancel)
+            print(f"worker {worker_id} running on {settings.data_dir}", flush=True)
+            try:
+                await worker
+            except asyncio.CancelledError:
+                pass
+            finally:
+                await stop(tasks)
 
     asyncio.run(run())
     return 0

@@ -54,10 +54,13 @@ Shaper = Callable[[int, list[str], int | None], web.Response]
 ERROR_SHAPES: list[tuple[str, Shaper]] = []
 """(path prefix, shaper) of dialects whose errors are not seed 003's list; the longest
 matching prefix wins, the native list is the default. A dialect registers its shape with
-``register_error_shape`` (e.g. QRadar's ``/api/backup_and_restore/``)."""
+``register_error_shape`` from its ``install`` (e.g. QRadar's ``/api/backup_and_restore/``)."""
 
 
 def register_error_shape(prefix: str, shaper: Shaper) -> None:
+    """Called from a dialect's ``install``; installing twice keeps one entry."""
+    if (prefix, shaper) in ERROR_SHAPES:
+        return
     ERROR_SHAPES.append((prefix, shaper))
     ERROR_SHAPES.sort(key=lambda item: len(item[0]), reverse=True)
 

@@ -8,7 +8,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import RootModel
 
-import api.dialects.native.openapi_catalog  # noqa: F401  (the declarations of the older route modules)
 from api.core.openapi import OPENAPI_PATH, Operation, build_document, documented
 
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", dict[str, Any])

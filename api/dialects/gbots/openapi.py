@@ -105,6 +105,3 @@ def declare_gbots() -> None:
         {200: gb.ScheduleDeleted},
         path=SchedulePath,
     )
-
-
-declare_gbots()

@@ -98,9 +98,6 @@ def _gbots_error(status: int, messages: list[str], code: int | None) -> web.Resp
     return response
 
 
-register_error_shape(f"{BASE}/", _gbots_error)
-
-
 async def _backup_row(services: Services, backup_id: str) -> BackupRow:
     try:
         return await find_backup_row(services, backup_id)
@@ -320,6 +317,7 @@ async def delete_backup(request: web.Request) -> web.Response:
 
 
 def install_gbots(app: web.Application) -> None:
-    """Add this dialect's routes to ``app`` (its error shape is registered with the shared
-    error middleware on import: no middleware of its own on every request)."""
+    """Add this dialect's routes to ``app`` and register its error shape with the shared
+    error middleware (no middleware of its own on every request)."""
+    register_error_shape(f"{BASE}/", _gbots_error)
     app.add_routes(gbots_routes)

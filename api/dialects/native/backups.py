@@ -1,4 +1,5 @@
-"""The native dialect (DESIGN.md, pinned interfaces): backups, hosts, health."""
+"""The native dialect's backups and hosts: start, list, follow, report and diff backups;
+register and list the PBX hosts they are taken from."""
 
 from __future__ import annotations
 
@@ -248,17 +249,3 @@ async def list_hosts(request: web.Request) -> web.Response:
     page = query.slice(hosts)
     items = [host_view(h).model_dump(mode="json") for h in page]
     return web.json_response({"total": len(hosts), "items": items})
-
-
-@routes.get("/healthz")
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
-@routes.get("/readyz")
-async def readyz(request: web.Request) -> web.Response:
-    """The checks of api.core.readiness: event store, projection (running, lag), artifacts."""
-    from api.core.readiness import check_readiness
-
-    result = await _services(request).query(check_readiness, _services(request))
-    return web.json_response(result.body(), status=200 if result.ready else 503)

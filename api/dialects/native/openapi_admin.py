@@ -57,7 +57,3 @@ def declare_tokens() -> None:
     _create(TOKENS, "issue a token (its secret is in this answer only)", IssuedToken, TokenRequest)
     _admin("GET", TOKENS, "list tokens, newest first", {200: Page[TokenView]}, query=PageQuery)
     _admin("DELETE", f"{TOKENS}/{{token_id}}", "revoke a token (idempotent)", {200: TokenView})
-
-
-declare_plans()
-declare_tokens()

@@ -1,49 +1,28 @@
-"""The OpenAPI declarations of the route modules that predate api.core.openapi's registry
-(native, lifecycle, restores, APIO, health), and the response models of the answers those
-handlers build as dicts.
+"""The OpenAPI declarations of the native backups, hosts, lifecycle and restores routes, and
+the response models of the answers those handlers build as dicts (the backup report is
+APIO's too).
 
 To document a new route, either put ``@documented(Operation(...))`` under its route
-decorator, or append a ``declare(...)`` here; tests/unit/test_openapi.py fails for any
-route that has neither.
+decorator, or add a ``declare(...)`` to its dialect's declarations, called from the
+dialect's ``install``; tests/unit/test_openapi.py fails for any route that has neither.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, RootModel, StringConstraints
+from pydantic import BaseModel
 
 from adapters.restore_diff import Skipped, StateDiff
 from api.core import schemas as native
 from api.core.openapi import ModelType, Operation, Page, declare
-from api.dialects.apio.routes import BASE
-from api.dialects.apio.schemas import EmptyRequest, ListRequest, ReadRequest, StartRequest
 from api.dialects.native.lifecycle import VerifyView
 from api.dialects.native.openapi_operate import SSE, BackupEventsQuery, EventsHeaders
 from domain.audit import AuditEntry
-from domain.scope import NAME_PATTERN
 
 NATIVE = ("native",)
-APIO = ("APIO (seed 000)",)
-OPS = ("operations",)
 Responses = Mapping[int, ModelType | None]
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-
-
-class Readiness(BaseModel):
-    """``/readyz``: 200 when every check is ``ok``, 503 otherwise (same shape)."""
-
-    status: Literal["ready", "not ready"]
-    checks: dict[str, str]
-    projection_lag: int | None = None
-    """Events the views are behind the store (null when the store cannot be read)."""
-    view_restarts: int
-    views_error: str | None = None
 
 
 class AuditItem(AuditEntry):
@@ -107,62 +86,12 @@ class RestoreAccepted(BaseModel):
     safety_backup_id: str | None
 
 
-class ApioStarted(BaseModel):
-    status: Literal["started"]
-    reference_id: str
-
-
-class ApioPolling(BaseModel):
-    """``pending`` (no data) while running, ``finished`` with the data after."""
-
-    status: Literal["pending", "finished"]
-    reference_id: str
-    data: Report | None = None
-
-
-class ApioListItem(ReportMain):
-    id: str
-
-
-class ApioList(BaseModel):
-    backups: list[ApioListItem]
-
-
-class ApioRetrieved(BaseModel):
-    reference_id: str
-    data: Report
-
-
-class ApioStopping(BaseModel):
-    status: Literal["stopping"]
-    reference_id: str
-
-
-ScopeName = Annotated[str, StringConstraints(pattern=NAME_PATTERN.pattern)]
-
-
-class GroupPath(BaseModel):
-    """The APIO routes' path parameters: the group's ids (domain.scope's charset) and a
-    backup's reference id or UUID."""
-
-    tenant_id: ScopeName
-    group_id: ScopeName
-    instance_name: str = Field(min_length=1)
-
-
-class ApioListAnswer(RootModel[ApioList | ApioRetrieved]):
-    """``backups/``: the list, or with ``latest=true`` the latest finished backup's data."""
-
-
 def _native(method: str, path: str, summary: str, responses: Responses, **kw: Any) -> None:
     declare(method, path, Operation(summary, responses, tags=NATIVE, **kw))
 
 
-def _native_all() -> None:
+def declare_native() -> None:
     b = "/api/v1/backups"
-    declare("GET", "/healthz", Operation("liveness", {200: Health}, tags=OPS, public=True))
-    readiness = Operation("readiness", {200: Readiness, 503: Readiness}, tags=OPS, public=True)
-    declare("GET", "/readyz", readiness)
     _native("POST", b, "start a backup", {202: native.Accepted}, body=native.BackupRequest)
     _native(
         "GET",
@@ -222,39 +151,3 @@ def _native_all() -> None:
     _native(
         "POST", "/api/v1/restores/{restore_id}/cancel", "cancel a restore", {202: native.Accepted}
     )
-
-
-def _apio(methods: tuple[str, ...], path: str, operation: Operation) -> None:
-    """APIO routes answer with and without their trailing slash; parameters come in the
-    query string (documented for GET) or a JSON body (documented for POST)."""
-    for method in methods:
-        op = replace(operation, tags=APIO, xml=True, path=GroupPath)
-        if method == "POST":
-            op = replace(op, body=op.query, query=None)
-        for variant in (f"{BASE}/{path}/", f"{BASE}/{path}"):
-            declare(method, variant, op)
-
-
-def _apio_all() -> None:
-    _apio(
-        ("GET", "POST"), "backup/start", Operation("start", {202: ApioStarted}, query=StartRequest)
-    )
-    polling = Operation("poll", {200: ApioPolling}, query=ReadRequest)
-    _apio(("GET", "POST"), "backup/polling/{instance_name}", polling)
-    listing = Operation("list the group's backups", {200: ApioListAnswer}, query=ListRequest)
-    _apio(("GET",), "backups", listing)
-    latest = Operation("the latest finished backup", {200: ApioRetrieved}, query=ReadRequest)
-    _apio(("GET",), "backup", latest)
-    one = Operation("one backup's data", {200: ApioRetrieved}, query=ReadRequest)
-    _apio(("GET",), "backups/{instance_name}", one)
-    stop = Operation("stop", {200: ApioStopping}, query=EmptyRequest)
-    _apio(("GET", "POST"), "backup/stop/{instance_name}", stop)
-
-
-_native_all()
-_apio_all()
-
-# The dialects and routes added after this registry declare themselves in their own modules.
-import api.dialects.gbots.openapi  # noqa: E402
-import api.dialects.native.openapi_admin  # noqa: E402
-import api.dialects.qradar.openapi  # noqa: E402, F401

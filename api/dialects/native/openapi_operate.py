@@ -48,11 +48,6 @@ BackupEventsQuery = FollowQuery
 def declare_operations() -> None:
     declare(
         "GET",
-        "/metrics",
-        Operation("Prometheus metrics", {200: None}, media="text/plain", tags=OPS),
-    )
-    declare(
-        "GET",
         "/api/v1/events",
         Operation(
             "the event log: a JSON page, or server-sent events (Accept: text/event-stream or "
@@ -78,6 +73,3 @@ def declare_operations() -> None:
             tags=("native",),
         ),
     )
-
-
-declare_operations()

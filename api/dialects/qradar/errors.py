@@ -182,5 +182,7 @@ def _middleware_error(status: int, messages: list[str], code: int | None) -> web
     return error_response(status, code, "; ".join(messages))
 
 
-register_error_shape("/api/backup_and_restore/", _middleware_error)
-register_error_shape("/api/config/deployment/hosts", _middleware_error)
+def install_error_shape() -> None:
+    """Answer refusals made before a handler runs on this dialect's paths in its shape."""
+    register_error_shape("/api/backup_and_restore/", _middleware_error)
+    register_error_shape("/api/config/deployment/hosts", _middleware_error)

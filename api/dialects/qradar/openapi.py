@@ -90,6 +90,3 @@ def declare_qradar() -> None:
         headers=HostFieldsHeader,
         query=HostFieldsQuery,
     )
-
-
-declare_qradar()
