@@ -1,4 +1,4 @@
-"""The first admin token (DESIGN.md, Security).
+"""The first admin token.
 
 ``REWIND_ADMIN_TOKEN`` pins it: its hash becomes the bootstrap admin token (named ``admin``),
 and a changed value revokes the previous one. Without it, the first ``rewind serve`` on an

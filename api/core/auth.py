@@ -1,4 +1,4 @@
-"""Authentication and authorisation of every request (DESIGN.md, Security).
+"""Authentication and authorisation of every request.
 
 A token comes in ``Authorization: Bearer``, ``AuthToken`` (seed 004) or ``SEC`` (QRadar),
 looked at in that order (an ``Authorization`` of another scheme is passed over). Only its

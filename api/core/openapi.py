@@ -1,5 +1,5 @@
 """OpenAPI 3.1, generated: every route of the running application, with the pydantic models
-each one declares (DESIGN.md, API surface).
+each one declares.
 
 Routes declare their models in one of two ways, both looked up here:
 

@@ -135,7 +135,7 @@ class Progress(BaseModel):
 
 
 class BackupView(BaseModel):
-    """GET /api/v1/backups/{id} (DESIGN.md, pinned interfaces)."""
+    """GET /api/v1/backups/{id}."""
 
     id: str
     reference_id: str
@@ -361,7 +361,7 @@ class RestoreRequest(Strict):
 
 
 class RestoreView(BaseModel):
-    """GET /api/v1/restores/{id} (DESIGN.md, pinned interfaces)."""
+    """GET /api/v1/restores/{id}."""
 
     id: str
     status: str

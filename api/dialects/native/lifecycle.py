@@ -1,4 +1,4 @@
-"""Native routes that end or check a backup's life: delete and verify (DESIGN.md, Lifecycle).
+"""Native routes that end or check a backup's life: delete and verify.
 
 ``DELETE /api/v1/backups/{id}`` (id or reference id) -> 202 ``{id, status}``: DELETING for a
 finished backup (SUCCESS, FAILED, MISSING), CANCELLING for a running one (the worker stops it,

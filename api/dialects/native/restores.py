@@ -1,4 +1,4 @@
-"""Native routes of restores and of backup diffs (DESIGN.md, pinned interfaces).
+"""Native routes of restores and of backup diffs.
 
 ``POST /api/v1/restores`` ``{backup_id, target_host_id?, dry_run?, safety_backup?, existing?,
 group?, user?, users?}``:
