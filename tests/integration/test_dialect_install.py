@@ -64,7 +64,9 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Ap
         yield client
 
 
-async def test_an_installed_dialect_answers_and_is_documented(client: TestClient[web.Request, web.Application]) -> None:
+async def test_an_installed_dialect_answers_and_is_documented(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     auth = {"Authorization": f"Bearer {ROOT}"}
     answer = await client.get(ECHO, headers=auth)
     assert answer.status == 200
@@ -76,7 +78,9 @@ async def test_an_installed_dialect_answers_and_is_documented(client: TestClient
     assert "Echo" in document["components"]["schemas"]
 
 
-async def test_an_installed_dialect_is_in_the_role_matrix(client: TestClient[web.Request, web.Application]) -> None:
+async def test_an_installed_dialect_is_in_the_role_matrix(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     assert (await client.get(ECHO)).status == 401
     rule = rule_for("HEAD", ECHO + "/")
     assert rule is not None
