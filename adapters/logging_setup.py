@@ -32,7 +32,7 @@ SECRET_KEYS = frozenset(
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "rewind_request_id", default=None
 )
-"""The id of the request being answered (api.request_context sets it), None outside one."""
+"""The id of the request being answered (api.core.request_context sets it), None outside one."""
 
 
 def add_request_id(

@@ -34,7 +34,7 @@ RESERVED_NAMES = frozenset({BOOTSTRAP_NAME, "system", "verifier"})
 
 
 class Role(StrEnum):
-    """What a token may do (the permissions per role are in api.policy)."""
+    """What a token may do (the permissions per role are in api.core.policy)."""
 
     ADMIN = "admin"
     BACKUP_OPERATOR = "backup_operator"

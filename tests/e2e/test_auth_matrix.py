@@ -2,7 +2,7 @@
 
 Callers: no token, a viewer, a backup_operator, an admin, and a backup_operator limited to
 tenant t02 (the fixtures all live in tenant t01). Each route's expected answers follow from
-the permission it needs (api.policy) and from how it treats tenants:
+the permission it needs (api.core.policy) and from how it treats tenants:
 
 - no token: 401 everywhere but the health probes;
 - a role without the permission: 403;
@@ -29,9 +29,9 @@ from uuid import UUID
 import pytest
 
 from adapters.settings import Settings
-from api.policy import POLICY, policy_key
-from api.qradar_ids import long_id
-from api.server import ServeOptions, create_app
+from api.core.app import ServeOptions, create_app
+from api.core.policy import POLICY, policy_key
+from api.dialects.qradar.ids import long_id
 from tests.support.http import call, call_raw, wait_finished
 from tests.support.processes import start_serve
 
@@ -369,7 +369,7 @@ def test_every_route_is_in_the_matrix(tmp_path: Path) -> None:
 def test_every_route_has_a_policy(tmp_path: Path) -> None:
     routes = _router_keys(tmp_path)
     missing = sorted(routes - set(POLICY))
-    assert not missing, f"routes without an entry in api/policy.py POLICY: {missing}"
+    assert not missing, f"routes without an entry in api/core/policy.py POLICY: {missing}"
     stale = sorted(set(POLICY) - routes)
     assert not stale, f"POLICY entries for routes that do not exist (a typo?): {stale}"
 

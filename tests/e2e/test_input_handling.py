@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.settings import Settings
-from api.server import ServeOptions, create_app
+from api.core.app import ServeOptions, create_app
 from tests.support.http import call, call_raw
 from tests.support.processes import Running, start_serve
 

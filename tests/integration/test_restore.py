@@ -27,7 +27,7 @@ from adapters.settings import Settings
 from adapters.worker import Worker
 from adapters.worker.backup_content import load_backup_content
 from adapters.worker.restore_plan import TargetReader, dry_run
-from api.server import ServeOptions, create_app
+from api.core.app import ServeOptions, create_app
 from domain.application import RewindApplication
 from domain.backup import BackupSpec
 from domain.catalogue import USER_ENTITIES, BackupKind, entity_key

@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.secrets import hash_token
 from adapters.settings import Settings
-from api.auth import UNCACHED, TokenCache
-from api.context import SERVICES
-from api.server import ServeOptions, create_app
+from api.core.app import ServeOptions, create_app
+from api.core.auth import UNCACHED, TokenCache
+from api.core.services import SERVICES
 from domain.application import RewindApplication
 from domain.token import Role, TokenNameTaken, TokenSpec, token_uuid
 from tests.support.stores import StoreTarget

@@ -322,9 +322,10 @@ async def test_audit_rows_holding_a_url_password_are_rebuilt_without_it(
 async def test_backups_are_found_by_their_qradar_long_id(
     service: tuple[RewindApplication, ViewsService],
 ) -> None:
-    """The QRadar dialect's Long ids (api.qradar_ids) find each backup, and only it, with the
+    """The QRadar dialect's Long ids (api.dialects.qradar.ids) find each backup, and only it,
+    with the
     view's LIKE query on both backends."""
-    from api.qradar_ids import long_id, uuid_like_pattern
+    from api.dialects.qradar.ids import long_id, uuid_like_pattern
 
     app, views = service
     ids = await asyncio.to_thread(_seed, app, 4)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.client_http import DEFAULT_URL, EXIT_USAGE, ClientError, resolve_connection
+from api.cli.client_http import DEFAULT_URL, EXIT_USAGE, ClientError, resolve_connection
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from api.errors import ERROR_SHAPES, BadRequest, error_middleware, register_error_shape
+from api.core.errors import ERROR_SHAPES, BadRequest, error_middleware, register_error_shape
 from domain.errors import NameTaken
 
 

@@ -9,7 +9,7 @@ import asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from api.front_door import front_door
+from api.core.front_door import front_door
 
 
 async def _streams_then_fails(request: web.Request) -> web.StreamResponse:

@@ -15,7 +15,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from adapters.settings import Settings
-from api.openapi import (
+from api.core.app import ServeOptions, create_app
+from api.core.openapi import (
     OPERATIONS,
     Operation,
     Page,
@@ -24,7 +25,6 @@ from api.openapi import (
     routes_of,
     undeclared_routes,
 )
-from api.server import ServeOptions, create_app
 from tests.support.openapi import conformance_errors
 
 JSON = "application/json"
@@ -39,7 +39,7 @@ def test_every_route_declares_its_models(app: web.Application) -> None:
     missing = undeclared_routes(app)
     assert missing == [], (
         "routes without OpenAPI models: declare them with @documented(Operation(...)) "
-        f"under the route decorator, or declare(...) in api/openapi_catalog.py: {missing}"
+        f"under the route decorator, or declare(...) in the dialect's openapi module: {missing}"
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.qradar_fields import FieldsError, FieldTree, check_fields, parse_fields, select
+from api.dialects.qradar.fields import FieldsError, FieldTree, check_fields, parse_fields, select
 
 SHAPE: FieldTree = {
     "id": None,

@@ -9,7 +9,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.qradar_ids import MAX_LONG_ID, host_long_id, long_id, uuid_like_pattern
+from api.dialects.qradar.ids import MAX_LONG_ID, host_long_id, long_id, uuid_like_pattern
 
 
 def _like(text: str, pattern: str) -> bool:

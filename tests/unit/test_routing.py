@@ -1,4 +1,4 @@
-"""The remembering router (api.routing) answers exactly as aiohttp's own router does, only
+"""The remembering router (api.core.routing) answers exactly as aiohttp's own router does, only
 faster on a path it has just seen: each request gets its own parameters, the method still
 decides between a route and 405, and the memory stays bounded."""
 
@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from api.routing import MEMO_ENTRIES, MEMO_PATH_CHARS, RememberingRouter, application
+from api.core.routing import MEMO_ENTRIES, MEMO_PATH_CHARS, RememberingRouter, application
 
 
 async def _echo(request: web.Request) -> web.Response:

@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from eventsourcing.persistence import OperationalError
 
 from adapters.storage_faults import storage_fault
-from api.errors import Handler, error_middleware
-from api.qradar_errors import qradar_errors
-from api.routes_gbots import BASE as GBOTS
+from api.core.errors import Handler, error_middleware
+from api.dialects.gbots.routes import BASE as GBOTS
+from api.dialects.qradar.errors import qradar_errors
 
 
 def _full_database(tmp_path: Path) -> sqlite3.Error:
