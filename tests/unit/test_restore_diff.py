@@ -87,7 +87,7 @@ def _apply(value: Any, changes: list[FieldChange]) -> Any:
 
 def _neg_index(path: str) -> int:
     tail = path.rsplit("/", 1)[-1]
-    return -int(tail) if tail.isdigit() else 0
+    return -int(tail) if tail.isascii() and tail.isdigit() else 0
 
 
 @given(json_values, json_values)
