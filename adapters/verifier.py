@@ -1,4 +1,4 @@
-"""Verification of a backup's artifacts (DESIGN.md, Lifecycle: SUCCESS <-> MISSING).
+"""Verification of a backup's artifacts (the lifecycle's SUCCESS <-> MISSING moves).
 
 :func:`verify_backup` reads the backup's manifest and re-hashes every blob it lists
 (:meth:`ArtifactStore.verify`). What it does with the outcome depends on the status:

@@ -1,4 +1,4 @@
-"""API tokens as event-sourced aggregates (DESIGN.md, Security).
+"""API tokens as event-sourced aggregates.
 
 A token's secret never reaches the domain: the adapters hash it, and the ``Token`` aggregate
 is addressed by ``uuid5`` of that hash, so finding the token a request carries is one keyed

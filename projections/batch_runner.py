@@ -4,8 +4,8 @@ not one transaction per event.
 The library's runner hands the projection one event at a time, so each event of a server's
 log cost the views one SQLite (or PostgreSQL) transaction, a tracking row and a wake-up of
 the read-your-writes waiters. Under concurrent commands (a group commit writes ~4 events
-per admitted backup, bench P2) the views fell behind and every request waited for them.
-The subscription pulls notifications in pages; here, after an event arrives, every event
+per admitted backup, under many concurrent requests) the views fell behind and every request waited
+for them. The subscription pulls notifications in pages; here, after an event arrives, every event
 of its page already in memory joins it, and ``ViewsMixin.apply_events`` applies them
 together (a job's row is loaded and written once; the last position is tracked). Nothing
 waits for more events to arrive: a lone event is applied at once, as before.
@@ -57,7 +57,8 @@ class _Batches:
         """What the library's ``ApplicationSubscription.__next__`` returns, except that a
         progress event (one per entity: most of a log) is read by replay's fast path
         (projections/progress_fast.py) instead of being built and validated by pydantic
-        (bench P5); anything the fast path does not accept is decoded by the mapper."""
+        (measured on large backups); anything the fast path does not accept is decoded by the
+        mapper."""
         subscription = self.subscription
         notification = next(subscription.subscription)
         tracking = Tracking(subscription.name, notification.id)

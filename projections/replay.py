@@ -10,8 +10,8 @@ pydantic (projections/progress_fast.py), a writer thread writes one batch while 
 page is decoded and its rows prepared, the cycle collector waits until the end, and the
 fresh copy is written without journal or fsync, with its secondary indexes built once at
 the end (``ViewsMixin.bulk``). On a two-core machine the two threads were measured to
-overlap little (bench/README.md, P4): the split costs nothing there and pays where the cores
-run side by side. The live views keep their durability
+overlap little (measured on replays of a million events): the split costs nothing there and pays
+where the cores run side by side. The live views keep their durability
 and exactly-once tracking; the rebuilt rows equal the live ones (tests/integration/
 test_replay_fast.py).
 """

@@ -1,6 +1,6 @@
 """Recently read poll rows kept in memory, so that clients polling a backup (the APIO
 polling route, ``GET /api/v1/backups/{id}``) are answered without a thread hop and an
-SQLite transaction each (bench P1).
+SQLite transaction each (measured under polling load).
 
 A row leaves the cache when the view applies an event of its job: the view calls
 ``invalidate`` with the changed job ids right after committing, before it wakes

@@ -1,5 +1,5 @@
 """Keeping the views up to date in a running server: the library's ProjectionRunner,
-supervised. A runner whose projection raises stops for good (DESIGN.md); the supervisor
+supervised. A runner whose projection raises stops for good; the supervisor
 records the error (``/readyz`` shows it), waits with exponential backoff and starts a new
 runner, which resumes from the view's tracking position.
 

@@ -7,6 +7,7 @@ Import from here; the submodules are an implementation split (paths and durable 
 in ``frames``, the manifest model in ``manifest``, the combined store in ``store``).
 """
 
+from adapters.artifacts._fs import probe_writable
 from adapters.artifacts.blobs import (
     ArtifactError,
     BlobCheck,
@@ -37,5 +38,6 @@ __all__ = [
     "ManifestCorruptError",
     "PurgeResult",
     "StoreStats",
+    "probe_writable",
     "sha256_hex",
 ]

@@ -70,8 +70,8 @@ def sync_filesystem(path: Path) -> None:
     """Flush every pending write of the filesystem holding ``path`` to stable storage.
 
     One ``syncfs(2)`` makes a whole batch of files and renames durable at the cost of one
-    journal commit, where an fsync per file and per directory costs one each (bench P5).
-    Where ``syncfs`` is missing, ``os.sync`` does the same for every filesystem.
+    journal commit, where an fsync per file and per directory costs one each (measured on large
+    backups). Where ``syncfs`` is missing, ``os.sync`` does the same for every filesystem.
     """
     if _SYNCFS is None:
         os.sync()
@@ -151,3 +151,22 @@ def remove_temp_files(directories: list[Path], older_than: float) -> int:
                 continue
             removed += 1
     return removed
+
+
+def probe_writable(directory: Path, hint: str) -> None:
+    """Create ``directory`` if needed, then write, sync and remove a small hidden file in it:
+    raises the OSError (read-only, full, gone, not a directory) that the first real write
+    would meet, so a start or a readiness probe can name the cause before any work fails."""
+    path = None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = temp_path(directory, hint)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"ok")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        if path is not None:
+            unlink_quietly(path)

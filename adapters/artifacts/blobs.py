@@ -159,7 +159,7 @@ class BlobStore:
         """
         digest = sha256_hex(data)
         # The path as a plain string (a digest sha256_hex just made needs no check): pathlib's
-        # joins were a visible share of a backup of many small entities (bench P5).
+        # joins were a visible share of a backup of many small entities (measured on large backups).
         final = f"{self._blobs_prefix}{digest[:2]}{os.sep}{digest}{BLOB_SUFFIX}"
         existing = self._touch_existing(final)
         if existing is None and deferred is not None:

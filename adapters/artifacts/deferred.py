@@ -16,8 +16,8 @@ class DeferredBlobs:
 
     A durable put costs two fsyncs (the file, then its directory after the rename) and, on
     the worker's event loop, a hop to a thread for the writing; a backup storing thousands
-    of small entity documents spent most of its time in them (bench P5). Here a put only
-    hashes and compresses, and ``commit`` does, for every blob added since the last one:
+    of small entity documents spent most of its time in them (measured on large backups). Here a
+    put only hashes and compresses, and ``commit`` does, for every blob added since the last one:
     write each to a hidden temporary file, ``syncfs`` (the data), rename each to its digest
     name, ``syncfs`` again (the renames). So a digest name only ever holds fully synced
     content, even after a power cut: a later backup that finds the name and deduplicates

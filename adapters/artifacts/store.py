@@ -19,12 +19,10 @@ from pathlib import Path
 
 from adapters.artifacts._fs import (
     check_backup_id,
-    ensure_dir,
     is_temp_name,
+    probe_writable,
     remove_durably,
     remove_temp_files,
-    temp_path,
-    unlink_quietly,
     write_atomic,
 )
 from adapters.artifacts.blobs import BlobStore
@@ -63,17 +61,7 @@ class FolderArtifactStore(BlobStore):
     def check_writable(self) -> None:
         """Write, sync and remove a small hidden file where blobs go: raises the OSError
         (read-only, full, gone) that a backup's first write would meet."""
-        ensure_dir(self.blobs_dir)
-        path = temp_path(self.blobs_dir, "readyz")
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, b"ok")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        finally:
-            unlink_quietly(path)
+        probe_writable(self.blobs_dir, "readyz")
 
     # -- manifests -----------------------------------------------------------------------------
 

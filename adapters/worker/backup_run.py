@@ -185,8 +185,8 @@ class BackupRun:
         async def lane() -> None:
             # Each lane has at most one outcome being saved while it fetches the next
             # entity: the save (a group commit shared with the other lanes) overlaps the
-            # PBX's latency instead of adding to it (bench P5). A refused save halts the
-            # run, which the lane sees before it takes another entity.
+            # PBX's latency instead of adding to it (measured on large backups). A refused save
+            # halts the run, which the lane sees before it takes another entity.
             saving: asyncio.Task[bool] | None = None
             item: WorkItem | None = None
             try:

@@ -180,7 +180,8 @@ class EntityFetcher:
     async def _store(self, document: Any) -> str:
         """The entity's renderings into the store. Into the run's deferred batch, a small
         document is hashed and compressed right here: a hop to a thread would cost more
-        than the work (bench P5); a large one, or a durable write, goes to a thread."""
+        than the work (measured on large backups); a large one, or a durable write, goes to a
+        thread."""
         xml = wants_xml(self.spec)
         if self.deferred is not None and _small(document):
             return store_renderings(self.artifacts, document, xml, self.deferred)

@@ -4,7 +4,7 @@ while a save is under way are saved together by the next one.
 Each entity is still one event and each lane still learns whether its own outcome was
 recorded (or the error that refused it) before it moves on; only the transactions are
 shared. With 16 fetches in flight and one fsynced commit per entity, the commits were the
-bound of a backup (bench P5); now a commit carries whatever finished meanwhile.
+bound of a backup (measured on large backups); now a commit carries whatever finished meanwhile.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The worker: finds jobs in the event log and runs them (DESIGN.md, Adapters: Worker).
+"""The worker: finds jobs in the event log and runs them.
 
 One loop, woken every ``poll_interval`` or at once by :meth:`Worker.nudge`:
 

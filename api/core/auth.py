@@ -57,7 +57,7 @@ class Principal:
     expires_at: datetime | None
     expires_ts: float | None = field(init=False)
     """``expires_at`` as a POSIX timestamp: checked on every request, where comparing two
-    floats costs far less than building an aware datetime (bench P1)."""
+    floats costs far less than building an aware datetime (measured under polling load)."""
 
     def __post_init__(self) -> None:
         stamp = None if self.expires_at is None else self.expires_at.timestamp()
@@ -97,8 +97,8 @@ class TokenCache:
 
     An entry in use is read again from the store in the background once it is
     ``REFRESH_AFTER`` of that old, so under steady use it is replaced before it expires and
-    requests do not all stop at once to wait for one read (bench P1). A revoke elsewhere is
-    still noticed within ``CACHE_SECONDS``: an entry is never trusted for longer."""
+    requests do not all stop at once to wait for one read (measured under polling load). A revoke
+    elsewhere is still noticed within ``CACHE_SECONDS``: an entry is never trusted for longer."""
 
     def __init__(self, ttl: float = CACHE_SECONDS) -> None:
         self.ttl = ttl
@@ -120,7 +120,7 @@ class TokenCache:
     def fresh(self, services: Services, token_hash: str) -> Principal | Uncached | None:
         """The cached answer while it is trusted (None: unknown or revoked), ``UNCACHED``
         when the store must be asked first: no I/O, so a request can be admitted without a
-        suspension (bench P1)."""
+        suspension (measured under polling load)."""
         cached = self._entries.get(token_hash)
         if cached is None:
             return UNCACHED
@@ -279,7 +279,7 @@ async def _admit_after_lookup(request: web.Request, rule: Rule | None) -> None:
 
 _RULES: dict[tuple[str, AbstractRoute], Rule | None] = {}
 """The policy's rule of each (method, matched route): the same few routes are asked again
-and again, and the route object is the cheapest key (bench P1)."""
+and again, and the route object is the cheapest key (measured under polling load)."""
 
 
 def _rule_of(method: str, route: AbstractRoute) -> Rule | None:
@@ -300,7 +300,7 @@ def admit(request: web.Request) -> Awaitable[None] | None:
     needs nothing; any other needs a token, and a matched route the policy's permission.
 
     None when the request was admitted without waiting (an open route, or a token the cache
-    trusts and a path naming no tenant to look up: the polled routes, bench P1); otherwise
+    trusts and a path naming no tenant to look up: the polled routes); otherwise
     an awaitable that finishes the checks (a store read) and raises any refusal."""
     rule = _rule_of(request.method, request.match_info.route)
     if rule is not None and rule.permission is Permission.OPEN:

@@ -12,9 +12,9 @@ used to be four middlewares stacked by separate ``insert`` calls:
    itself before it starts: api.core.request_context.name_request);
 7. a command (not a read) logged once, with its status; the log context undone.
 
-One frame instead of four on every request matters on the polled routes (bench P1), and so
-do the waits it does not take: admission awaits only when it must read the store, and the
-header is set here rather than by an ``on_response_prepare`` signal (a coroutine more per
+One frame instead of four on every request matters on the polled routes (measured under polling
+load), and so do the waits it does not take: admission awaits only when it must read the store, and
+the header is set here rather than by an ``on_response_prepare`` signal (a coroutine more per
 answer). Each step stays a plain function of its own module, tested there."""
 
 from __future__ import annotations

@@ -56,8 +56,8 @@ _ACCEPTED: set[tuple[str, str]] = set()
 """(method, path as routed) of requests whose path parameters were all found good: the route,
 and so its parameters, follow from the method and the path the router matched (still
 percent-encoded where a segment holds a slash, so two paths that decode alike stay apart),
-and clients poll the same paths again and again (bench P1), so a known path skips the
-patterns. Bounded by clearing."""
+and clients poll the same paths again and again (measured under polling load), so a known path
+skips the patterns. Bounded by clearing."""
 _ACCEPTED_MAX = 10_000
 
 

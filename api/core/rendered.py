@@ -3,9 +3,9 @@
 The poll view's row cache (projections.row_cache) hands out the same row object until an
 event of its backup changes it; a client polling a backup asks for the same JSON again and
 again meanwhile. Rendering it (a pydantic view, then its JSON) was the largest part of
-answering ``GET /api/v1/backups/{id}`` (bench P1), so the bytes are kept beside the row they
-came from and reused only when the row handed out is that same object: a changed row is a
-new object (rows are never mutated), so a stale answer cannot be served."""
+answering ``GET /api/v1/backups/{id}`` (measured under polling load), so the bytes are kept beside
+the row they came from and reused only when the row handed out is that same object: a changed row
+is a new object (rows are never mutated), so a stale answer cannot be served."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ _SEQUENCE = itertools.count()
 
 def _fresh_id() -> str:
     """32 hex digits, unique: a random prefix per process and a counter. Cheaper than a
-    uuid4 per request (a getrandom call each, on the polled routes: bench P1); a request id
+    uuid4 per request (a getrandom call each, on the polled routes); a request id
     only has to tell requests apart, not be unguessable."""
     return f"{_PROCESS_PREFIX}{next(_SEQUENCE) & 0xFFFFFFFFFFFFFFFF:016x}"
 
@@ -120,7 +120,7 @@ def name_request(request: web.Request, response: web.StreamResponse) -> None:
     not, error or not. The front door does it for what handlers return (and for a raised
     redirect); a handler that streams calls it before ``prepare``, after which headers are
     sent. A plain call rather than an ``on_response_prepare`` signal: one coroutine less on
-    every answer (bench P1)."""
+    every answer (measured under polling load)."""
     request_id = request.get(REQUEST_ID)
     if request_id is not None and not response.prepared:
         response.headers[HEADER] = request_id

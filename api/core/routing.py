@@ -1,7 +1,7 @@
 """The router, with a memory of the paths it has just resolved.
 
-A polling client asks for the same path again and again (bench P1). aiohttp's router finds
-a route by walking the path's prefixes and trying each pattern filed under the one that
+A polling client asks for the same path again and again (measured under polling load). aiohttp's
+router finds a route by walking the path's prefixes and trying each pattern filed under the one that
 matches: for the APIO polling path that is nine lookups and a long regular expression on
 every poll, ~4 µs more than a short static path. Which route a (method, path) pair reaches
 cannot change once the routes are frozen, so the answer found the first time is remembered

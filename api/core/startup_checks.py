@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -24,7 +23,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from adapters.artifacts._fs import temp_path, unlink_quietly
+from adapters.artifacts import probe_writable
 from adapters.event_store import EVENTS_FILE
 from adapters.storage_faults import storage_fault
 from adapters.store_health import RECOVERY, damage_of, event_store_damaged, quick_check
@@ -44,22 +43,11 @@ class StartupRefused(Exception):
 def probe_data_dir(data_dir: Path) -> None:
     """Create the data directory if needed and write, sync and remove a file in it;
     StartupRefused naming the directory when that fails."""
-    path = None
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path = temp_path(data_dir, "probe")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, b"ok")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        probe_writable(data_dir, "probe")
     except OSError as error:
         reason = error.strerror or str(error)
         raise StartupRefused(f"the data directory {data_dir} is not writable: {reason}") from None
-    finally:
-        if path is not None:
-            unlink_quietly(path)
 
 
 def startup_problem(error: BaseException, data_dir: Path) -> str | None:

@@ -133,7 +133,7 @@ def _answer(
             charset="utf-8",
         )
     # orjson bytes straight into the response: the polling route is what clients hammer
-    # (bench P1).
+    # (measured under polling load).
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 

@@ -49,7 +49,7 @@ def _json(model: object, status: int = 200) -> web.Response:
 
     assert isinstance(model, BaseModel)
     # pydantic's own serializer: the same JSON as model_dump(mode="json") + json.dumps,
-    # several times faster on the polled routes (bench P1).
+    # several times faster on the polled routes (measured under polling load).
     # ``text=`` (not ``body=`` with a str, which aiohttp wraps in a payload) keeps the
     # answer as bytes on the response, where the command log reads its ids.
     return web.Response(
