@@ -3,7 +3,8 @@ server, for people (tables, colours, a live progress bar) and for scripts (``--j
 every command, and exit codes they can rely on, see api.cli.client_http: 0 ok, 1 the job did not
 succeed, 2 usage, 3 refused by the server, 4 server unreachable or failing, 130 interrupted).
 
-Everything goes through the native HTTP API; nothing here touches the data directory.
+Everything goes through the native HTTP API; nothing here touches the data directory. What
+the commands print, and the live progress of a watched job, is in api.cli.client_output.
 """
 
 from __future__ import annotations
@@ -11,62 +12,35 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
 from api.cli.client_http import (
-    EXIT_JOB_FAILED,
     EXIT_OK,
     EXIT_REFUSED,
     ClientError,
     RewindClient,
     resolve_connection,
 )
-from domain.lifecycle import FINISHED_STATUSES
+from api.cli.client_output import (
+    emit_json,
+    err,
+    event_line,
+    finish,
+    out,
+    print_diff,
+    status_text,
+    watch_job,
+)
 
-FINISHED = FINISHED_STATUSES
-"""A watched job stops here (DELETING: someone deleted it meanwhile)."""
-
-STATUS_STYLE = {
-    "SUCCESS": "bold green",
-    "FAILED": "bold red",
-    "MISSING": "bold red",
-    "IN_PROGRESS": "cyan",
-    "INITIALIZING": "yellow",
-    "CANCELLING": "magenta",
-    "DELETING": "dim",
-}
 Command = Callable[[argparse.Namespace, RewindClient], int]
-PIPE_WIDTH = 200
-"""Width of tables written to a pipe or file (a terminal's own width otherwise)."""
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_WIDTH)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- plumbing
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=None, sort_keys=True) + "\n")
-    sys.stdout.flush()
-
-
-def status_text(status: str) -> Text:
-    return Text(status, style=STATUS_STYLE.get(status, ""))
-
-
 def run_command(command: Command) -> Callable[[argparse.Namespace], int]:
     """Resolve the connection, run ``command``, and turn failures into exit codes with one
     line on stderr (never a traceback, never the token)."""
@@ -90,63 +64,6 @@ def add_connection_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=None, help="server URL (default: $REWIND_URL, config file)")
     p.add_argument("--token", default=None, help="API token (default: $REWIND_TOKEN, config)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-
-
-# --------------------------------------------------------------------------- watching
-def _job_line(kind: str, view: dict[str, Any]) -> str:
-    progress = view.get("progress") or {}
-    done, total = progress.get("done", 0), progress.get("total")
-    parts = [
-        f"{kind} {view['id']} {view['status']}",
-        f"{done}/{total if total is not None else '?'} entities",
-        f"{view.get('successful_calls', 0)} calls ok, {view.get('error_calls', 0)} errors",
-    ]
-    if view.get("skipped"):
-        parts.append(f"{len(view['skipped'])} skipped (the backup could not read them)")
-    if view.get("failure_reason"):
-        parts.append(f"reason: {view['failure_reason']}")
-    return ", ".join(parts)
-
-
-def watch_job(
-    client: RewindClient, kind: str, path: str, quiet: bool, interval: float = 0.25
-) -> dict[str, Any]:
-    """Poll the job until it ends, with a live bar on stderr (none when ``quiet``)."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("calls [green]{task.fields[ok]} ok[/] / [red]{task.fields[errors]} err[/]"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, disable=quiet, transient=False) as progress:
-        task = progress.add_task(kind, total=None, ok=0, errors=0)
-        while True:
-            view: dict[str, Any] = client.get(path)
-            counts = view.get("progress") or {}
-            progress.update(
-                task,
-                description=f"{kind} {view['id'][:8]} {view['status']}",
-                total=counts.get("total"),
-                completed=counts.get("done", 0),
-                ok=view.get("successful_calls", 0),
-                errors=view.get("error_calls", 0),
-            )
-            if view["status"] in FINISHED:
-                return view
-            time.sleep(interval)
-
-
-def finish(args: argparse.Namespace, kind: str, view: dict[str, Any]) -> int:
-    """Print the outcome; 0 only for SUCCESS."""
-    if args.json:
-        emit_json(view)
-    else:
-        style = STATUS_STYLE.get(view["status"], "")
-        out.print(Text(_job_line(kind, view), style=style))
-    return EXIT_OK if view["status"] == "SUCCESS" else EXIT_JOB_FAILED
 
 
 # --------------------------------------------------------------------------- backups
@@ -269,31 +186,6 @@ def cmd_backup_download(args: argparse.Namespace, client: RewindClient) -> int:
     return EXIT_OK
 
 
-DIFF_PARTS = (
-    ("added", "+ ", "green"),
-    ("removed", "- ", "red"),
-    ("changed", "~ ", "yellow"),
-    ("media_added", "+ media ", "green"),
-    ("media_removed", "- media ", "red"),
-    ("media_changed", "~ media ", "yellow"),
-)
-"""The diff's lists (adapters.restore_diff.StateDiff), in order, with a sign and a colour."""
-
-
-def print_diff(diff: dict[str, Any], skipped: list[dict[str, Any]] | None = None) -> None:
-    for part, sign, style in DIFF_PARTS:
-        for item in diff.get(part, []):
-            key = item if isinstance(item, str) else item["key"]
-            out.print(Text(f"{sign}{key}", style=style))
-            for f in item.get("fields", []) if isinstance(item, dict) else []:
-                old, new = json.dumps(f.get("old")), json.dumps(f.get("new"))
-                out.print(f"    {f['op']:<7} {f['path']}: {old[:60]} -> {new[:60]}", markup=False)
-    if not any(diff.values()):
-        out.print("no differences")
-    for item in skipped or []:
-        out.print(f"? {item['key']} skipped: {item['reason']}", markup=False, style="magenta")
-
-
 def cmd_backup_diff(args: argparse.Namespace, client: RewindClient) -> int:
     answer = client.get(f"/api/v1/backups/{args.a}/diff/{args.b}")
     emit_json(answer) if args.json else print_diff(answer["diff"], answer.get("skipped"))
@@ -342,15 +234,6 @@ def cmd_restore_start(args: argparse.Namespace, client: RewindClient) -> int:
 
 
 # --------------------------------------------------------------------------- events
-def event_line(event: dict[str, Any]) -> str:
-    payload = event.get("payload") or {}
-    detail = payload.get("key") or payload.get("reason") or payload.get("worker_id") or ""
-    return (
-        f"{event['position']:>7} {event['time'][:23]} {event['type']:<26} "
-        f"{event['aggregate_id']} by {event.get('principal') or '-'} {detail}".rstrip()
-    )
-
-
 def cmd_events(args: argparse.Namespace, client: RewindClient) -> int:
     query = {
         "kind": args.kind,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from api.core.openapi import ModelType, Operation, ResponseHeader, declare
 from api.core.paths import RESOURCE_ID
 from api.core.schemas import ListQuery
+from api.dialects.gbots import restore_schemas as gr
 from api.dialects.gbots import schemas as gb
 from api.dialects.gbots.routes import BASE
 
@@ -69,15 +70,15 @@ def declare_gbots() -> None:
         "POST",
         f"{BASE}/restore/{{backup_id}}",
         "restore a backup (202, the job); with dry_run, 200 with the diff",
-        {202: gb.GbotsRestoreAccepted, 200: gb.RestoreDryRun},
+        {202: gr.GbotsRestoreAccepted, 200: gr.RestoreDryRun},
         path=BackupPath,
-        body=gb.RestoreBody,
+        body=gr.RestoreBody,
     )
     _gbots(
         "GET",
         f"{BASE}/restore/{{job_id}}/status",
         "a restore job's status",
-        {200: gb.GbotsRestoreStatus},
+        {200: gr.GbotsRestoreStatus},
         path=JobPath,
     )
     schedules = f"{BASE}/schedule"

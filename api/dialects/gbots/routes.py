@@ -19,10 +19,11 @@ Routes (every one needs ``Authorization: Bearer TOKEN``; bodies are JSON objects
   the backup then leaves the list and answers 404. Unknown: 404 "Backup not found".
 * ``POST /api/v1/backup/restore/{backup_id}`` -> 202 ``{job_id, status, backup_id, target,
   safety_backup_id}``; body
-  api.dialects.gbots.schemas.RestoreOptions (``target`` host id, default the
+  api.dialects.gbots.restore_schemas.RestoreOptions (``target`` host id, default the
   backup's host). ``dry_run: true`` -> 200 with the diff instead (nothing written). A restore
   already active on the target host: 409 "Restore already in progress".
-* ``GET /api/v1/backup/restore/{job_id}/status`` -> api.dialects.gbots.schemas.GbotsRestoreStatus.
+* ``GET /api/v1/backup/restore/{job_id}/status`` ->
+  api.dialects.gbots.restore_schemas.GbotsRestoreStatus.
 * ``POST /api/v1/backup/schedule`` -> 201 the schedule (``schedule_id``, ``cron``, ``type``,
   ``retention_days``, ...); ``GET`` -> a JSON list of them; ``PUT .../schedule/{id}`` ->
   200, the fields it names changed and deployed at once (no staging here); ``DELETE`` ->
@@ -55,12 +56,11 @@ from api.core.errors import BadRequest, register_error_shape
 from api.core.negotiation import read_json_object
 from api.core.schemas import ListQuery, RestoreRequest
 from api.core.services import SERVICES, Services
+from api.dialects.gbots.restore_schemas import GbotsRestoreStatus, RestoreOptions
 from api.dialects.gbots.schemas import (
     CreateBackupRequest,
     GbotsBackupContent,
     GbotsBackupView,
-    GbotsRestoreStatus,
-    RestoreOptions,
     ScheduleRequest,
     ScheduleView,
 )
