@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from adapters.artifacts import FolderArtifactStore
 from adapters.sandbox import SandboxConfig, start_sandbox
 from domain.application import RewindApplication
 from domain.host import HostSettings
@@ -66,3 +68,17 @@ def app(store: StoreTarget) -> Iterator[RewindApplication]:
     application.register_host("default", HostSettings(name="pbx", base_url="http://pbx"), "a")
     yield application
     application.close()
+
+
+@pytest.fixture
+def sqlite_app(tmp_path: Path) -> Iterator[RewindApplication]:
+    """An application on a fresh SQLite store (a test module may pin its own)."""
+    application = StoreTarget.sqlite(tmp_path / "data").open()
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> FolderArtifactStore:
+    """A fresh folder artifact store beside the test's data."""
+    return FolderArtifactStore(tmp_path / "artifacts")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -36,19 +34,6 @@ from tests.integration.test_worker import (
     register,
     running,
 )
-from tests.support.stores import StoreTarget
-
-
-@pytest.fixture
-def sqlite_app(tmp_path: Path) -> Iterator[RewindApplication]:
-    application = StoreTarget.sqlite(tmp_path / "data").open()
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> FolderArtifactStore:
-    return FolderArtifactStore(tmp_path / "artifacts")
 
 
 def swap_content(store: FolderArtifactStore, digest: str, other: bytes) -> None:

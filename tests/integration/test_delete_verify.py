@@ -36,11 +36,6 @@ def app(tmp_path: Path) -> Iterator[RewindApplication]:
     application.close()
 
 
-@pytest.fixture
-def artifacts(tmp_path: Path) -> FolderArtifactStore:
-    return FolderArtifactStore(tmp_path / "artifacts")
-
-
 def spec(**fields: Any) -> BackupSpec:
     scope = Scope(host_id="default", tenant_id=T, group_id=G)
     return BackupSpec(

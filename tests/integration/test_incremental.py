@@ -26,14 +26,14 @@ from domain.catalogue import GROUP_ENTITIES, USER_ENTITIES, BackupType, entity_k
 from domain.restore import RestoreSpec
 from domain.scope import Scope
 from tests.integration.conftest import SandboxFactory
-from tests.integration.test_delete_verify import app, artifacts
+from tests.integration.test_delete_verify import app
 from tests.integration.test_restore import api, call, send, until_ended, wait_restore
 from tests.integration.test_worker import GROUP_PATH, G, T, get_json, register
 from tests.support.stores import StoreTarget
 
-# Fixtures shared with other tests: an SQLite application, an artifact store, and the
+# Fixtures shared with other tests: an SQLite application and the
 # in-process HTTP application of the restore tests.
-__all__ = ["api", "app", "artifacts"]
+__all__ = ["api", "app"]
 
 EXPORT = f"{GROUP_PATH}/_export"
 IVR = entity_key(T, G, "ivr")

@@ -61,18 +61,6 @@ def app(store: StoreTarget) -> Iterator[RewindApplication]:
     application.close()
 
 
-@pytest.fixture
-def sqlite_app(tmp_path: Path) -> Iterator[RewindApplication]:
-    application = StoreTarget.sqlite(tmp_path / "data").open()
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> FolderArtifactStore:
-    return FolderArtifactStore(tmp_path / "artifacts")
-
-
 def worker_for(app: RewindApplication, artifacts: FolderArtifactStore) -> Worker:
     return Worker(app, artifacts, worker_id="w1", poll_interval=0.05)
 

@@ -10,9 +10,8 @@ needs ``allow_partial``. Judged by the sandbox's ``_export`` of the group.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -49,7 +48,6 @@ from tests.integration.test_worker import (
     running,
     wait_backup,
 )
-from tests.support.stores import StoreTarget
 
 # -- the sandbox's chosen failures, and the export as keys --------------------------------------
 
@@ -123,18 +121,6 @@ async def restored(app: RewindApplication, worker: Worker, spec: RestoreSpec) ->
 
 def skipped_keys(restore: Restore) -> set[str]:
     return {key for key, o in restore.outcomes.items() if o.outcome == "ignored"}
-
-
-@pytest.fixture
-def sqlite_app(tmp_path: Path) -> Iterator[RewindApplication]:
-    application = StoreTarget.sqlite(tmp_path / "data").open()
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> FolderArtifactStore:
-    return FolderArtifactStore(tmp_path / "artifacts")
 
 
 # -- the tests ----------------------------------------------------------------------------------

@@ -65,11 +65,6 @@ def sqlite_app(sqlite_store: StoreTarget) -> Iterator[RewindApplication]:
     application.close()
 
 
-@pytest.fixture
-def artifacts(tmp_path: Path) -> FolderArtifactStore:
-    return FolderArtifactStore(tmp_path / "artifacts")
-
-
 @contextlib.asynccontextmanager
 async def running(*workers: Worker) -> AsyncIterator[None]:
     """Run workers for the duration of the block, then stop them as a shutdown would."""
