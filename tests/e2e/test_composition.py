@@ -4,24 +4,13 @@ show in the log (real processes, real SQLite store)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.processes import Running, free_port, start
+from tests.support.processes import free_port, start
 
 ENV = {"REWIND_VERIFY_INTERVAL_SECONDS": "0.2", "REWIND_LOG_FORMAT": "json"}
-
-
-def _wait_for(process: Running, text: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(text in line for line in list(process.lines)):
-            return
-        assert process.proc.poll() is None, "".join(process.lines)
-        time.sleep(0.05)
-    raise AssertionError(f"no {text!r} within {timeout}s:\n{''.join(process.lines)}")
 
 
 @pytest.mark.parametrize("command", ["serve", "worker"])
@@ -31,6 +20,6 @@ def test_both_entrypoints_run_the_verifier(tmp_path: Path, command: str) -> None
         args += ["--port", str(free_port())]
     process = start(args, env=ENV)
     try:
-        _wait_for(process, "verification round")
+        process.wait_for_text("verification round", timeout=60.0)
     finally:
         process.stop()

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,16 +36,23 @@ class Running:
     reader: threading.Thread | None = None
 
     def wait_for_line(self, prefix: str, timeout: float = 30.0) -> str:
+        return self.wait_for(lambda line: line.startswith(prefix), repr(prefix), timeout)
+
+    def wait_for_text(self, text: str, timeout: float = 30.0) -> str:
+        """The first line holding ``text`` anywhere (a JSON log line, say)."""
+        return self.wait_for(lambda line: text in line, f"holding {text!r}", timeout)
+
+    def wait_for(self, matches: Callable[[str], bool], what: str, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in list(self.lines):
-                if line.startswith(prefix):
+                if matches(line):
                     return line
             if self.proc.poll() is not None:
                 break
             time.sleep(0.02)
         output = "".join(self.lines)
-        raise AssertionError(f"no line starting {prefix!r} within {timeout}s; output:\n{output}")
+        raise AssertionError(f"no line {what} within {timeout}s; output:\n{output}")
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no flush, as a crash would."""
